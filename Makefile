@@ -1,0 +1,58 @@
+# twister in Go: native node, bridge, signaling and the browser (WASM) node.
+# `make run` starts a local network; `make test` runs every test (CI runs it).
+
+GO       ?= go
+GOROOT   := $(shell $(GO) env GOROOT)
+WASMEXEC := $(GOROOT)/lib/wasm
+# Packages that also build and pass their tests under GOOS=js GOARCH=wasm.
+WASM_PKGS := ./bencode/... ./keys/... ./text/... ./resource/... ./dm/... ./post/...
+FUZZTIME ?= 30s
+
+.PHONY: all build run test test-native test-wasm wasm bench fuzz deps vet clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+# A local regtest network on 127.0.0.1 (see README).
+run: build
+	$(GO) run ./cmd/devnet
+
+deps:
+	@command -v node >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs; }
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps vet test-native test-wasm
+
+test-native:
+	$(GO) test -count=1 -timeout 15m ./...
+
+test-wasm:
+	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 10m $(WASM_PKGS)
+
+# The browser node's WebAssembly bundle.
+wasm:
+	mkdir -p web/dist
+	GOOS=js GOARCH=wasm $(GO) build -ldflags='-s -w' -o web/dist/twister.wasm ./wasm
+	cp "$(WASMEXEC)/wasm_exec.js" web/dist/
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench . -benchtime 1s ./keys ./dm ./post
+
+# Runs every fuzz target for FUZZTIME each (seed corpora run in `make test`).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf web/dist
