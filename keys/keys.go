@@ -248,7 +248,10 @@ func Verify(m, sig []byte, pub PubKey) error {
 	if err != nil {
 		return err
 	}
-	if got.ID() != pub.ID() {
+	// twister compares Hash160 of the two encodings; equal hashes of
+	// distinct byte strings would be a RIPEMD-160 collision, so comparing
+	// the bytes is the same test without the hashing.
+	if !bytes.Equal(got, pub) {
 		return ErrWrongSigner
 	}
 	return nil
