@@ -67,7 +67,7 @@ func (i ignored) IsBoolFlag() bool { return true }
 func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	c := &Config{Listen: true, DNSSeed: true, GenProcs: -1, RPCBind: "127.0.0.1"}
 	fs := flag.NewFlagSet("twisterd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	home, _ := os.UserHomeDir()
 	fs.StringVar(&c.DataDir, "datadir", filepath.Join(home, ".twister"), "data directory")
 	fs.StringVar(&c.ConfFile, "conf", "twister.conf", "configuration file (relative to the data directory)")
@@ -95,8 +95,14 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 		fs.Var(ignored{n}, n, "accepted for compatibility; no effect")
 	}
 	// twisterd accepts -nofoo for -foo=0.
-	args = rewriteNegations(args)
+	args = rewriteNegations(args, fs)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "Usage: twisterd [-flag=value ...]")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+		}
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -141,11 +147,11 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	return c, nil
 }
 
-func rewriteNegations(args []string) []string {
+func rewriteNegations(args []string, fs *flag.FlagSet) []string {
 	out := make([]string, 0, len(args))
 	for _, a := range args {
 		name := strings.TrimLeft(a, "-")
-		if strings.HasPrefix(a, "-") && strings.HasPrefix(name, "no") && !strings.Contains(name, "=") && len(name) > 2 {
+		if strings.HasPrefix(a, "-") && strings.HasPrefix(name, "no") && !strings.Contains(name, "=") && fs.Lookup(name) == nil && fs.Lookup(name[2:]) != nil {
 			out = append(out, "-"+name[2:]+"=0")
 			continue
 		}

@@ -1,0 +1,191 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gotwister/twister/chain"
+	"github.com/gotwister/twister/chain/consensus"
+	"github.com/gotwister/twister/rpc"
+	"github.com/gotwister/twister/wallet"
+)
+
+// Version numbers reported by getinfo, as twisterd 0.9.40 reports them.
+const (
+	ClientVersion   = 94000
+	ProtocolVersion = 70003
+	WalletVersion   = 60000
+)
+
+// Node is a running twister node.
+type Node struct {
+	cfg    *Config
+	params *consensus.Params
+	log    *slog.Logger
+	lock   *os.File
+
+	Chain  *chain.Chain
+	Wallet *wallet.Wallet
+	RPC    *rpc.Server
+
+	rpcLn   net.Listener
+	httpSrv *http.Server
+
+	mu       sync.Mutex
+	spamUser string
+	spamMsg  string
+	spamLang string
+	mining   *miningState
+
+	// txRelay announces a transaction to P2P peers; statsHooks add the
+	// networks' figures to getinfo. Both are set as the networks start.
+	txRelay   func(*consensus.Tx)
+	statsHook []func(*netStats)
+	// onWalletChange runs when keys become usable (import, unlock).
+	onWalletChange []func()
+
+	closeOnce sync.Once
+	stopped   chan struct{}
+	ctx       context.Context
+	cancel    context.CancelFunc
+}
+
+type miningState struct {
+	on       bool
+	procs    int
+	cancel   context.CancelFunc
+	hashRate float64
+}
+
+// New opens the data directory, the chain and the wallet and binds every
+// listening socket, so that a busy port or an unusable directory is reported
+// before anything runs.
+func New(cfg *Config, logOut io.Writer) (*Node, error) {
+	if logOut == nil {
+		logOut = io.Discard
+	}
+	level := slog.LevelInfo
+	if cfg.Debug {
+		level = slog.LevelDebug
+	}
+	n := &Node{
+		cfg:      cfg,
+		log:      slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
+		spamUser: consensus.NobodyUser,
+		spamMsg:  consensus.DefaultPromotedMessage,
+		spamLang: "[en]",
+		stopped:  make(chan struct{}),
+		mining:   &miningState{procs: cfg.GenProcs},
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.params = consensus.Mainnet
+	if cfg.Regtest {
+		n.params = consensus.Regtest
+	}
+	dir := cfg.NetDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot use data directory %s: %w", dir, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cannot use data directory %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("cannot obtain a lock on data directory %s: twisterd is probably already running", dir)
+	}
+	n.lock = lock
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeAll()
+		}
+	}()
+	if n.Chain, err = chain.Open(filepath.Join(dir, "chain"), n.params, chain.WithLogger(n.log)); err != nil {
+		return nil, fmt.Errorf("cannot open the block chain in %s: %w", dir, err)
+	}
+	if n.Wallet, err = wallet.Open(filepath.Join(dir, "wallet.json")); err != nil {
+		return nil, err
+	}
+	rpcAddr := net.JoinHostPort(cfg.RPCBind, Itoa(cfg.RPCPort))
+	if n.rpcLn, err = net.Listen("tcp", rpcAddr); err != nil {
+		return nil, fmt.Errorf("cannot listen for JSON-RPC on %s: %w", rpcAddr, err)
+	}
+	n.RPC = rpc.NewServer(cfg.RPCUser, cfg.RPCPassword)
+	n.RPC.HTMLDir = cfg.HTMLDir
+	if n.RPC.HTMLDir == "" {
+		n.RPC.HTMLDir = filepath.Join(dir, "html")
+	}
+	n.registerChainMethods()
+	n.registerWalletMethods()
+	ok = true
+	return n, nil
+}
+
+// Start serves JSON-RPC and starts the networks.
+func (n *Node) Start() error {
+	n.httpSrv = &http.Server{Handler: n.RPC, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := n.httpSrv.Serve(n.rpcLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("rpc server", "err", err)
+		}
+	}()
+	if n.cfg.Gen {
+		n.setGenerate(true, n.cfg.GenProcs)
+	}
+	n.log.Info("twister node started", "network", n.params.Name, "height", n.Chain.Height(), "rpc", n.rpcLn.Addr().String())
+	return nil
+}
+
+// RPCAddr is the address the JSON-RPC server listens on.
+func (n *Node) RPCAddr() string { return n.rpcLn.Addr().String() }
+
+// Done is closed when the node has stopped (after Close or the stop RPC).
+func (n *Node) Done() <-chan struct{} { return n.stopped }
+
+// Close stops everything and closes the stores.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.cancel()
+		n.setGenerate(false, 0)
+		if n.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			n.httpSrv.Shutdown(ctx)
+			cancel()
+		}
+		n.closeAll()
+		close(n.stopped)
+	})
+	return nil
+}
+
+func (n *Node) closeAll() {
+	if n.rpcLn != nil {
+		n.rpcLn.Close()
+	}
+	if n.Chain != nil {
+		n.Chain.Close()
+	}
+	if n.lock != nil {
+		n.lock.Close()
+	}
+}
+
+// netStats gathers the networks' figures for getinfo.
+func (n *Node) netStats() netStats {
+	var st netStats
+	for _, f := range n.statsHook {
+		f(&st)
+	}
+	return st
+}

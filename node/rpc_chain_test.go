@@ -1,0 +1,175 @@
+package node
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotwister/twister/internal/vectors"
+	"github.com/gotwister/twister/keys"
+)
+
+// transcriptResult returns the recorded result of the first call to method
+// whose note contains noteHas.
+func transcriptResult(t *testing.T, method, noteHas string) any {
+	t.Helper()
+	calls, _ := vectors.Transcript()["calls"].([]any)
+	for _, c := range calls {
+		m := c.(map[string]any)
+		note, _ := m["note"].(string)
+		if m["method"] == method && strings.Contains(note, noteHas) {
+			return m["result"]
+		}
+	}
+	t.Fatalf("no transcript entry for %s (%s)", method, noteHas)
+	return nil
+}
+
+func TestChainRPC(t *testing.T) {
+	n := startNode(t, "127.0.4.1")
+	if got := decode[int64](t, n.must("getblockcount")); got != 0 {
+		t.Fatalf("blockcount %d", got)
+	}
+	if got := decode[string](t, n.must("getbestblockhash")); got != "df67bfde81d683ed818a6782959f1e306d84558a9b49d63fa346ac1ca2b69e2a" {
+		t.Fatalf("genesis %s", got)
+	}
+	info := decode[map[string]any](t, n.must("getinfo"))
+	want := transcriptResult(t, "getinfo", "node B").(map[string]any)
+	sameKeys(t, "getinfo", info, keysOf(want)...)
+	mi := decode[map[string]any](t, n.must("getmininginfo"))
+	sameKeys(t, "getmininginfo", mi, keysOf(transcriptResult(t, "getmininginfo", "before mining").(map[string]any))...)
+
+	n.mustErr(-1, "getblockhash", 99)
+	if msg := n.mustErr(-1, "getblockhash", "x"); msg != "value is type str, expected int" {
+		t.Fatalf("type error message %q", msg)
+	}
+	n.mustErr(-5, "getblock", strings.Repeat("0", 64))
+	n.mustErr(-1, "setgenerate", "yes")
+	n.mustErr(-1, "getblockcount", 1)
+
+	// A user is created, registered and mined.
+	secret := decode[string](t, n.must("createwalletuser", "alice"))
+	k, err := keys.ParseSecret(secret)
+	if err != nil || len(secret) != 52 {
+		t.Fatalf("secret %q: %v", secret, err)
+	}
+	n.mustErr(-11, "createwalletuser", "alice")
+	n.mustErr(-8, "createwalletuser", "Bad Name")
+	if got := decode[string](t, n.must("dumppubkey", "alice")); got != "" {
+		t.Fatalf("unregistered dumppubkey %q", got)
+	}
+	txid := decode[string](t, n.must("sendnewusertransaction", "alice"))
+	if len(txid) != 64 {
+		t.Fatalf("txid %q", txid)
+	}
+	n.mustErr(-22, "sendnewusertransaction", "alice")
+	n.mustErr(-11, "sendnewusertransaction", "nosuchuser")
+	if mp := decode[[]string](t, n.must("getrawmempool")); len(mp) != 1 || mp[0] != txid {
+		t.Fatalf("mempool %v", mp)
+	}
+	n.must("setgenerate", true, 2)
+	waitFor(t, 10*time.Second, "block 2", func() bool { return n.Chain.Height() == 2 })
+	if !decode[bool](t, n.must("getgenerate")) {
+		t.Fatal("getgenerate after setgenerate true 1 should stay true")
+	}
+	if got := decode[string](t, n.must("dumppubkey", "alice")); got != k.PubKey().Hex() {
+		t.Fatalf("dumppubkey %q", got)
+	}
+	h1 := decode[string](t, n.must("getblockhash", 1))
+	blk := decode[map[string]any](t, n.must("getblock", h1))
+	sameKeys(t, "getblock", blk, keysOf(transcriptResult(t, "getblock", "verbose default").(map[string]any))...)
+	if names := blk["usernames"].([]any); len(names) != 1 || names[0] != "alice" {
+		t.Fatalf("usernames %v", names)
+	}
+	if blk["confirmations"].(float64) != 2 || blk["spamUser"] != "nobody" {
+		t.Fatalf("block %v", blk)
+	}
+	rawHex := decode[string](t, n.must("getblock", h1, false))
+	if len(rawHex) < 200 {
+		t.Fatalf("raw block %q", rawHex)
+	}
+	raw := decode[string](t, n.must("getrawtransaction", "alice"))
+	dec := decode[map[string]any](t, n.must("decoderawtransaction", raw))
+	sameKeys(t, "decoderawtransaction", dec, "txid", "version", "message", "username", "pubKey", "nonce")
+	verbose := decode[map[string]any](t, n.must("getrawtransaction", "alice", 1))
+	sameKeys(t, "getrawtransaction verbose", verbose, keysOf(transcriptResult(t, "getrawtransaction", "verbose=1").(map[string]any))...)
+	n.mustErr(-5, "getrawtransaction", "nosuchuser")
+	if msg := n.mustErr(-8, "decoderawtransaction", "zz"); msg != "argument must be hexadecimal string (not 'zz')" {
+		t.Fatal(msg)
+	}
+
+	// Keys and messages.
+	if got := decode[string](t, n.must("dumpprivkey", "alice")); got != secret {
+		t.Fatal("dumpprivkey")
+	}
+	n.mustErr(-5, "dumpprivkey", "carol")
+	sig := decode[string](t, n.must("signmessage", "alice", "hello twister"))
+	if !decode[bool](t, n.must("verifymessage", "alice", sig, "hello twister")) {
+		t.Fatal("verifymessage")
+	}
+	if decode[bool](t, n.must("verifymessage", "alice", sig, "hello")) {
+		t.Fatal("verifymessage wrong message")
+	}
+	if decode[bool](t, n.must("verifymessage", "alice", "AAAA", "hello twister")) {
+		t.Fatal("verifymessage malformed")
+	}
+	n.mustErr(-11, "verifymessage", "nosuchuser", sig, "x")
+	n.mustErr(-5, "importprivkey", "notakey", "erin2")
+	other, _ := keys.GenerateKey()
+	n.mustErr(-5, "importprivkey", other.Secret(), "zed")
+	n.mustErr(-5, "importprivkey", other.Secret(), "alice")
+	if got := decode[[]string](t, n.must("listusernamespartial", "a", 10)); len(got) != 1 || got[0] != "alice" {
+		t.Fatalf("partial %v", got)
+	}
+	if got := decode[[]string](t, n.must("listusernamespartial", "", 10)); len(got) != 0 {
+		t.Fatalf("empty prefix %v", got)
+	}
+	uid := decode[json.Number](t, n.must("usernametouid", "alice"))
+	if uid != "2" { // genesis coinbase 0, block 1 coinbase 1, alice 2
+		t.Fatalf("uid %s", uid)
+	}
+	if got := decode[string](t, n.must("uidtousername", 2)); got != "alice" {
+		t.Fatalf("uidtousername %q", got)
+	}
+	help := decode[string](t, n.must("help"))
+	if !strings.Contains(help, "getblockhash <index>") {
+		t.Fatal("help")
+	}
+	if got := decode[string](t, n.must("stop")); got != "Twister server stopping" {
+		t.Fatal(got)
+	}
+	select {
+	case <-n.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("stop did not stop the node")
+	}
+}
+
+func TestWalletEncryptionRPC(t *testing.T) {
+	n := startNode(t, "127.0.4.2")
+	secret := decode[string](t, n.must("createwalletuser", "bob"))
+	n.mustErr(-15, "walletpassphrase", "x", 10)
+	n.must("encryptwallet", "pass phrase")
+	n.mustErr(-13, "dumpprivkey", "bob")
+	n.mustErr(-14, "walletpassphrase", "wrong", 10)
+	n.must("walletpassphrase", "pass phrase", 10)
+	if got := decode[string](t, n.must("dumpprivkey", "bob")); got != secret {
+		t.Fatal("unlocked key differs")
+	}
+	n.must("walletlock")
+	n.mustErr(-13, "signmessage", "bob", "x")
+}
+
+func TestBusyPortAndLock(t *testing.T) {
+	n := startNode(t, "127.0.4.3")
+	cfg := *n.cfg
+	if _, err := New(&cfg, nil); err == nil || !strings.Contains(err.Error(), "lock") {
+		t.Fatalf("second node on the same data dir: %v", err)
+	}
+	cfg2 := cfg
+	cfg2.DataDir = t.TempDir()
+	if _, err := New(&cfg2, nil); err == nil || !strings.Contains(err.Error(), "cannot listen") {
+		t.Fatalf("busy RPC port: %v", err)
+	}
+}

@@ -1,0 +1,301 @@
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gotwister/twister/chain/consensus"
+	"github.com/gotwister/twister/keys"
+	"github.com/gotwister/twister/rpc"
+	"github.com/gotwister/twister/text"
+	"github.com/gotwister/twister/wallet"
+)
+
+// walletErr maps wallet errors to twisterd's codes and messages.
+func walletErr(err error) error {
+	switch {
+	case errors.Is(err, wallet.ErrLocked):
+		return rpc.Errorf(rpc.CodeWalletUnlock, "Error: Please enter the wallet passphrase with walletpassphrase first.")
+	case errors.Is(err, wallet.ErrPassphrase):
+		return rpc.Errorf(rpc.CodeWalletPass, "Error: The wallet passphrase entered was incorrect.")
+	case errors.Is(err, wallet.ErrNotEncrypted):
+		return rpc.Errorf(rpc.CodeWalletWrongEnc, "Error: running with an unencrypted wallet, but walletpassphrase was called.")
+	case errors.Is(err, wallet.ErrAlreadyEncrypt):
+		return rpc.Errorf(rpc.CodeWalletWrongEnc, "Error: running with an encrypted wallet, but encryptwallet was called.")
+	}
+	return rpc.Errorf(rpc.CodeWalletError, "Error: %v", err)
+}
+
+func (n *Node) registerWalletMethods() {
+	n.method("createwalletuser", "createwalletuser <username> [replacekey]", "Create a new key pair for user and add it to wallet\nUse sendnewusertransaction to publish it to the network.\nReturns key secret (keep it safe)", 1, 2,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			name, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			replace, err := p.BoolOr(1, false)
+			if err != nil {
+				return nil, err
+			}
+			// twisterd accepts any string here and fails much later; we
+			// refuse a name the chain would never register.
+			if err := text.ValidUsername(name); err != nil {
+				return nil, rpc.Errorf(rpc.CodeInvalidParam, "Error: invalid username: %v", err)
+			}
+			if !replace && n.Wallet.Has(name) {
+				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: this username exists in wallet")
+			}
+			if !replace && n.Chain.UserExists(name) {
+				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: this username exists in tx database")
+			}
+			if replace && !n.Wallet.Has(name) {
+				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: replacekey given but old key not in wallet")
+			}
+			k, err := n.Wallet.Create(name, replace)
+			if err != nil {
+				return nil, walletErr(err)
+			}
+			return k.Secret(), nil
+		})
+	n.method("sendnewusertransaction", "sendnewusertransaction <username>", "Send a transaction registering a previously created new user\nusing createwalletuser or imported with importprivkey", 1, 1,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			name, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			if !n.Wallet.Has(name) {
+				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: username must exist in wallet")
+			}
+			tx, err := n.buildRegistration(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			if err := n.submitTx(tx); err != nil {
+				return nil, err
+			}
+			return tx.Hash().String(), nil
+		})
+	n.method("listwalletusers", "listwalletusers", "get the list of usernames in the wallet", 0, 0,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			out := n.Wallet.Users()
+			if out == nil {
+				out = []string{}
+			}
+			return out, nil
+		})
+	n.method("dumppubkey", "dumppubkey <username>", "Returns the public key corresponding to <username>.", 1, 1,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			name, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			k, err := n.Chain.KeyAt(name, -1)
+			if err != nil {
+				return "", nil
+			}
+			return k.Hex(), nil
+		})
+	n.method("dumpprivkey", "dumpprivkey <username>", "Reveals the private key corresponding to <username>.", 1, 1,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			name, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			k, err := n.Wallet.Key(name)
+			if errors.Is(err, wallet.ErrNotFound) {
+				return nil, rpc.Errorf(rpc.CodeInvalidKey, "Username not found")
+			}
+			if err != nil {
+				return nil, walletErr(err)
+			}
+			return k.Secret(), nil
+		})
+	n.method("importprivkey", "importprivkey <bitcoinprivkey> <username> [rescan=true] [allow_new_user=false]", "Adds a private key (as returned by dumpprivkey) to your wallet.", 2, 4,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			secret, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			name, err := p.String(1)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := p.BoolOr(2, true); err != nil {
+				return nil, err
+			}
+			allowNew, err := p.BoolOr(3, false)
+			if err != nil {
+				return nil, err
+			}
+			k, err := keys.ParseSecret(secret)
+			if err != nil {
+				return nil, rpc.Errorf(rpc.CodeInvalidKey, "Invalid private key")
+			}
+			if err := text.ValidUsername(name); err != nil {
+				return nil, rpc.Errorf(rpc.CodeInvalidParam, "Error: invalid username: %v", err)
+			}
+			registered, err := n.Chain.KeyAt(name, -1)
+			switch {
+			case err != nil && !allowNew:
+				return nil, rpc.Errorf(rpc.CodeInvalidKey, "User must exist (or allow_new_user flag must be set)")
+			case err == nil && !registered.Equal(k.PubKey()):
+				return nil, rpc.Errorf(rpc.CodeInvalidKey, "Private key mismatch to existing public key (wrong username?)")
+			}
+			if err := n.Wallet.Import(name, k); err != nil {
+				return nil, walletErr(err)
+			}
+			n.walletChanged()
+			return nil, nil
+		})
+	n.method("signmessage", "signmessage <username> <message>", "Sign a message with the private key of an username", 2, 2,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			name, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			msg, err := p.String(1)
+			if err != nil {
+				return nil, err
+			}
+			k, err := n.Wallet.Key(name)
+			if errors.Is(err, wallet.ErrNotFound) {
+				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: no such user in wallet")
+			}
+			if err != nil {
+				return nil, walletErr(err)
+			}
+			return base64.StdEncoding.EncodeToString(k.Sign([]byte(msg))), nil
+		})
+	n.method("verifymessage", "verifymessage <username> <signature> <message>", "Verify a signed message", 3, 3,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			name, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			sig64, err := p.String(1)
+			if err != nil {
+				return nil, err
+			}
+			msg, err := p.String(2)
+			if err != nil {
+				return nil, err
+			}
+			pub, err := n.Chain.KeyAt(name, -1)
+			if err != nil {
+				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: this username does not exist in tx database")
+			}
+			sig, err := base64.StdEncoding.DecodeString(sig64)
+			if err != nil {
+				return false, nil
+			}
+			return keys.Verify([]byte(msg), sig, pub) == nil, nil
+		})
+	n.method("encryptwallet", "encryptwallet <passphrase>", "Encrypts the wallet with <passphrase>.", 1, 1,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			pass, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			if pass == "" {
+				return nil, rpc.Errorf(rpc.CodeMisc, "encryptwallet <passphrase>\nEncrypts the wallet with <passphrase>.")
+			}
+			if err := n.Wallet.Encrypt(pass); err != nil {
+				return nil, walletErr(err)
+			}
+			return "wallet encrypted; the keys are now locked until walletpassphrase unlocks them", nil
+		})
+	n.method("walletpassphrase", "walletpassphrase <passphrase> <timeout>", "Stores the wallet decryption key in memory for <timeout> seconds.", 2, 2,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			pass, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			secs, err := p.Int(1)
+			if err != nil {
+				return nil, err
+			}
+			if secs <= 0 {
+				return nil, rpc.Errorf(rpc.CodeInvalidParam, "timeout must be positive")
+			}
+			if err := n.Wallet.Unlock(pass, time.Duration(secs)*time.Second); err != nil {
+				return nil, walletErr(err)
+			}
+			n.walletChanged()
+			return nil, nil
+		})
+	n.method("walletlock", "walletlock", "Removes the wallet encryption key from memory, locking the wallet.", 0, 0,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			if err := n.Wallet.Lock(); err != nil {
+				return nil, walletErr(err)
+			}
+			return nil, nil
+		})
+	n.method("walletpassphrasechange", "walletpassphrasechange <oldpassphrase> <newpassphrase>", "Changes the wallet passphrase from <oldpassphrase> to <newpassphrase>.", 2, 2,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			oldPass, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			newPass, err := p.String(1)
+			if err != nil {
+				return nil, err
+			}
+			if newPass == "" {
+				return nil, rpc.Errorf(rpc.CodeInvalidParam, "the new passphrase is empty")
+			}
+			if err := n.Wallet.ChangePassphrase(oldPass, newPass); err != nil {
+				return nil, walletErr(err)
+			}
+			return nil, nil
+		})
+}
+
+// walletChanged is called when keys become available (import, unlock), so
+// DMs can be decrypted again.
+func (n *Node) walletChanged() {
+	for _, f := range n.onWalletChange {
+		f()
+	}
+}
+
+// buildRegistration makes the registration (or key replacement) of a wallet
+// user and grinds its proof of work, logging progress.
+func (n *Node) buildRegistration(ctx context.Context, name string) (*consensus.Tx, error) {
+	key, err := n.Wallet.Key(name)
+	if err != nil {
+		return nil, walletErr(err)
+	}
+	var tx *consensus.Tx
+	if registered, err := n.Chain.KeyAt(name, -1); err == nil {
+		newKey, rerr := n.Wallet.Replacement(name)
+		if rerr != nil {
+			if registered.Equal(key.PubKey()) {
+				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: this username exists in tx database")
+			}
+			return nil, rpc.Errorf(rpc.CodeWalletError, "Error: this username exists in tx database with another key")
+		}
+		if tx, err = consensus.NewKeyReplacement(name, newKey.PubKey(), key); err != nil {
+			return nil, rpc.Errorf(rpc.CodeInternal, "%v", err)
+		}
+	} else if tx, err = consensus.NewRegistration(name, key.PubKey()); err != nil {
+		return nil, rpc.Errorf(rpc.CodeInvalidParam, "%v", err)
+	}
+	start := time.Now()
+	last := time.Now()
+	nonce, err := consensus.GrindRegistration(ctx, tx, n.params.TxBits, func(tried uint64) {
+		if time.Since(last) > 2*time.Second {
+			last = time.Now()
+			n.log.Info("registration proof of work", "user", name, "hashes", tried,
+				"rate", fmt.Sprintf("%.0f/s", float64(tried)/time.Since(start).Seconds()))
+		}
+	})
+	if err != nil {
+		return nil, rpc.Errorf(rpc.CodeMisc, "registration proof of work interrupted: %v", err)
+	}
+	tx.Nonce = nonce
+	n.log.Info("registration proof of work done", "user", name, "nonce", nonce, "took", time.Since(start).Round(time.Millisecond))
+	return tx, nil
+}
