@@ -54,6 +54,11 @@ type Node struct {
 	// onWalletChange runs when keys become usable (import, unlock).
 	onWalletChange []func()
 
+	net       networks
+	followSeq map[string]int64
+	profiles  map[string]map[string]any
+	unsub     func()
+
 	closeOnce sync.Once
 	stopped   chan struct{}
 	ctx       context.Context
@@ -126,8 +131,12 @@ func New(cfg *Config, logOut io.Writer) (*Node, error) {
 	if n.RPC.HTMLDir == "" {
 		n.RPC.HTMLDir = filepath.Join(dir, "html")
 	}
+	if err := n.openNetworks(); err != nil {
+		return nil, err
+	}
 	n.registerChainMethods()
 	n.registerWalletMethods()
+	n.registerSocialMethods()
 	ok = true
 	return n, nil
 }
@@ -140,6 +149,11 @@ func (n *Node) Start() error {
 			n.log.Error("rpc server", "err", err)
 		}
 	}()
+	n.indexChain()
+	n.unsub = n.Chain.Subscribe(n.onTipChange)
+	if err := n.startNetworks(); err != nil {
+		return err
+	}
 	if n.cfg.Gen {
 		n.setGenerate(true, n.cfg.GenProcs)
 	}
@@ -163,6 +177,9 @@ func (n *Node) Close() error {
 			n.httpSrv.Shutdown(ctx)
 			cancel()
 		}
+		if n.unsub != nil {
+			n.unsub()
+		}
 		n.closeAll()
 		close(n.stopped)
 	})
@@ -170,6 +187,7 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) closeAll() {
+	n.closeNetworks()
 	if n.rpcLn != nil {
 		n.rpcLn.Close()
 	}
@@ -188,4 +206,48 @@ func (n *Node) netStats() netStats {
 		f(&st)
 	}
 	return st
+}
+
+// indexChain brings the promoted-message index up to the chain (at start).
+func (n *Node) indexChain() {
+	tip := n.Chain.Height()
+	from := max(tip-1000, 0)
+	for h := from; h <= tip; h++ {
+		n.indexBlockAt(h, false)
+	}
+}
+
+func (n *Node) indexBlockAt(h int64, fresh bool) {
+	b, err := n.Chain.BlockByHeight(h)
+	if err != nil || len(b.Txs) == 0 {
+		return
+	}
+	cb := b.Txs[0]
+	user, msg := firstPush(cb.UserName), firstPush(cb.Message)
+	n.net.Index.AddSpam(h, user, msg, int64(b.Header.Time))
+	if fresh {
+		n.net.Index.ReceivedSpam(user, msg, h)
+	}
+}
+
+// onTipChange keeps the promoted messages in step with the chain and
+// promotes a replacement key once its transaction is in a block.
+func (n *Node) onTipChange(ch chain.TipChange) {
+	if len(ch.Disconnected) > 0 {
+		n.net.Index.RemoveSpamFrom(ch.NewHeight - int64(len(ch.Connected)) + 1)
+	}
+	for i := range ch.Connected {
+		n.indexBlockAt(ch.NewHeight-int64(len(ch.Connected))+1+int64(i), true)
+	}
+	for _, u := range n.Wallet.Users() {
+		r, err := n.Wallet.Replacement(u)
+		if err != nil {
+			continue
+		}
+		if k, err := n.Chain.KeyAt(u, -1); err == nil && k.Equal(r.PubKey()) {
+			if err := n.Wallet.PromoteReplacement(u); err == nil {
+				n.log.Info("key replacement confirmed", "user", u)
+			}
+		}
+	}
 }
