@@ -1135,4 +1135,3 @@ func (n *Node) fetchMentions(ctx context.Context) {
 		}
 	}
 }
-
