@@ -408,3 +408,7 @@ func (f *followStore) followedByAnyoneElse(local, user string) bool {
 	}
 	return false
 }
+
+// LastHave is the number of the newest post of user this node holds (−1
+// when none), the k a new post of a local user should follow.
+func (n *Node) LastHave(user string) int64 { return n.net.Swarm.LastHave(user) }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gotwister/twister/chain"
 	"github.com/gotwister/twister/chain/consensus"
+	"github.com/gotwister/twister/chain/p2p"
 	"github.com/gotwister/twister/rpc"
 	"github.com/gotwister/twister/wallet"
 )
@@ -37,6 +38,9 @@ type Node struct {
 	Chain  *chain.Chain
 	Wallet *wallet.Wallet
 	RPC    *rpc.Server
+	P2P    *p2p.Node
+	Miner  *p2p.Miner
+	p2pLn  net.Listener
 
 	rpcLn   net.Listener
 	httpSrv *http.Server
@@ -45,7 +49,6 @@ type Node struct {
 	spamUser string
 	spamMsg  string
 	spamLang string
-	mining   *miningState
 
 	// txRelay announces a transaction to P2P peers; statsHooks add the
 	// networks' figures to getinfo. Both are set as the networks start.
@@ -63,13 +66,6 @@ type Node struct {
 	stopped   chan struct{}
 	ctx       context.Context
 	cancel    context.CancelFunc
-}
-
-type miningState struct {
-	on       bool
-	procs    int
-	cancel   context.CancelFunc
-	hashRate float64
 }
 
 // New opens the data directory, the chain and the wallet and binds every
@@ -90,7 +86,6 @@ func New(cfg *Config, logOut io.Writer) (*Node, error) {
 		spamMsg:  consensus.DefaultPromotedMessage,
 		spamLang: "[en]",
 		stopped:  make(chan struct{}),
-		mining:   &miningState{procs: cfg.GenProcs},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.params = consensus.Mainnet
@@ -116,7 +111,15 @@ func New(cfg *Config, logOut io.Writer) (*Node, error) {
 			n.closeAll()
 		}
 	}()
-	if n.Chain, err = chain.Open(filepath.Join(dir, "chain"), n.params, chain.WithLogger(n.log)); err != nil {
+	// Block times are checked against the network-adjusted clock, which
+	// the P2P layer measures from its peers' version messages.
+	clock := func() time.Time {
+		if n.P2P != nil {
+			return n.P2P.AdjustedTime()
+		}
+		return time.Now()
+	}
+	if n.Chain, err = chain.Open(filepath.Join(dir, "chain"), n.params, chain.WithLogger(n.log), chain.WithClock(clock)); err != nil {
 		return nil, fmt.Errorf("cannot open the block chain in %s: %w", dir, err)
 	}
 	if n.Wallet, err = wallet.Open(filepath.Join(dir, "wallet.json")); err != nil {
@@ -130,6 +133,9 @@ func New(cfg *Config, logOut io.Writer) (*Node, error) {
 	n.RPC.HTMLDir = cfg.HTMLDir
 	if n.RPC.HTMLDir == "" {
 		n.RPC.HTMLDir = filepath.Join(dir, "html")
+	}
+	if err := n.openP2P(); err != nil {
+		return nil, err
 	}
 	if err := n.openNetworks(); err != nil {
 		return nil, err
@@ -154,8 +160,12 @@ func (n *Node) Start() error {
 	if err := n.startNetworks(); err != nil {
 		return err
 	}
+	if err := n.P2P.Start(); err != nil {
+		return err
+	}
 	if n.cfg.Gen {
-		n.setGenerate(true, n.cfg.GenProcs)
+		n.Miner.SetProcLimit(n.cfg.GenProcs)
+		n.Miner.SetGenerate(true)
 	}
 	n.log.Info("twister node started", "network", n.params.Name, "height", n.Chain.Height(), "rpc", n.rpcLn.Addr().String())
 	return nil
@@ -171,7 +181,9 @@ func (n *Node) Done() <-chan struct{} { return n.stopped }
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.cancel()
-		n.setGenerate(false, 0)
+		if n.Miner != nil {
+			n.Miner.Close()
+		}
 		if n.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			n.httpSrv.Shutdown(ctx)
@@ -187,6 +199,12 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) closeAll() {
+	if n.P2P != nil {
+		n.P2P.Close()
+	}
+	if n.p2pLn != nil {
+		n.p2pLn.Close()
+	}
 	n.closeNetworks()
 	if n.rpcLn != nil {
 		n.rpcLn.Close()
@@ -250,4 +268,55 @@ func (n *Node) onTipChange(ch chain.TipChange) {
 			}
 		}
 	}
+}
+
+// openP2P binds the chain's P2P listener and prepares the peer layer and
+// the miner.
+func (n *Node) openP2P() error {
+	var err error
+	if n.cfg.Listen {
+		addr := net.JoinHostPort(n.cfg.BindAddr(), Itoa(n.cfg.Port))
+		if n.p2pLn, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("cannot listen for P2P on %s: %w", addr, err)
+		}
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	if n.cfg.Bind != "" {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(n.cfg.Bind)}
+	}
+	cfg := p2p.Config{
+		Params:      n.params,
+		Chain:       n.Chain,
+		Dial:        func(ctx context.Context, addr string) (net.Conn, error) { return dialer.DialContext(ctx, "tcp", addr) },
+		ConnectOnly: n.cfg.Connect,
+		AddNodes:    n.cfg.AddNode,
+		Logger:      n.log.With("sub", "p2p"),
+		StartHeight: func() int32 { return int32(n.Chain.Height()) },
+		OnTxAccepted: func(*consensus.Tx) {
+			if n.Miner != nil {
+				n.Miner.Notify()
+			}
+		},
+	}
+	if n.p2pLn != nil {
+		cfg.Listen = n.p2pLn
+	}
+	if n.P2P, err = p2p.New(cfg); err != nil {
+		return fmt.Errorf("cannot start P2P: %w", err)
+	}
+	n.Miner, err = p2p.NewMiner(p2p.MinerConfig{
+		Chain:     n.Chain,
+		Broadcast: n.P2P.BroadcastBlock,
+		Peers:     n.P2P.ConnectionCount,
+		Logger:    n.log.With("sub", "miner"),
+	})
+	if err != nil {
+		return fmt.Errorf("cannot start the miner: %w", err)
+	}
+	n.txRelay = func(tx *consensus.Tx) { n.P2P.BroadcastTx(tx.Bytes()) }
+	n.statsHook = append(n.statsHook, func(st *netStats) {
+		st.connections = n.P2P.ConnectionCount()
+		st.timeOffset = int64(n.P2P.TimeOffset() / time.Second)
+	})
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gotwister/twister/chain"
 	"github.com/gotwister/twister/chain/consensus"
+	"github.com/gotwister/twister/chain/p2p"
 	"github.com/gotwister/twister/rpc"
 )
 
@@ -197,48 +198,82 @@ func (n *Node) registerChainMethods() {
 			return name, nil
 		})
 	n.method("getgenerate", "getgenerate", "Returns true or false.", 0, 0,
-		func(ctx context.Context, p rpc.Params) (any, error) {
-			n.mu.Lock()
-			defer n.mu.Unlock()
-			return n.mining.on, nil
-		})
+		func(ctx context.Context, p rpc.Params) (any, error) { return n.Miner.Generate(), nil })
 	n.method("setgenerate", "setgenerate <generate> [genproclimit]", "<generate> is true or false to turn generation on or off.\nGeneration is limited to [genproclimit] processors, -1 is unlimited.", 1, 2,
 		func(ctx context.Context, p rpc.Params) (any, error) {
 			on, err := p.Bool(0)
 			if err != nil {
 				return nil, err
 			}
-			procs, err := p.IntOr(1, -1)
-			if err != nil {
-				return nil, err
+			if p.Has(1) {
+				procs, err := p.Int(1)
+				if err != nil {
+					return nil, err
+				}
+				if procs < -1 || procs > 1024 {
+					return nil, rpc.Errorf(rpc.CodeInvalidParam, "genproclimit must be -1 (all cores) or 0 to 1024")
+				}
+				n.Miner.SetProcLimit(int(procs))
 			}
-			if procs == 0 {
-				on = false
-			}
-			n.setGenerate(on, int(procs))
+			n.updatePromoted()
+			n.Miner.SetGenerate(on)
 			return nil, nil
 		})
 	n.method("gethashespersec", "gethashespersec", "Returns a recent hashes per second performance measurement while generating.", 0, 0,
-		func(ctx context.Context, p rpc.Params) (any, error) {
-			n.mu.Lock()
-			defer n.mu.Unlock()
-			return int64(n.mining.hashRate), nil
-		})
+		func(ctx context.Context, p rpc.Params) (any, error) { return n.Miner.HashesPerSec(), nil })
 	n.method("getmininginfo", "getmininginfo", "Returns an object containing mining-related information.", 0, 0,
 		func(ctx context.Context, p rpc.Params) (any, error) {
-			n.mu.Lock()
-			on, procs, rate := n.mining.on, n.mining.procs, n.mining.hashRate
-			n.mu.Unlock()
-			tip := n.Chain.Tip()
-			size, ntx := 0, 0
-			if b, err := n.Chain.BlockByHash(tip.Hash); err == nil {
-				size, ntx = b.SerializeSize(), len(b.Txs)-1
-			}
+			size, ntx := n.Miner.LastTemplate()
 			return map[string]any{
 				"blocks": n.Chain.Height(), "currentblocksize": size, "currentblocktx": ntx,
-				"difficulty": n.difficulty(), "errors": "", "generate": on, "genproclimit": procs,
-				"hashespersec": int64(rate), "pooledtx": n.Chain.MempoolSize(), "testnet": false,
+				"difficulty": n.difficulty(), "errors": "", "generate": n.Miner.Generate(), "genproclimit": n.Miner.ProcLimit(),
+				"hashespersec": n.Miner.HashesPerSec(), "pooledtx": n.Chain.MempoolSize(), "testnet": false,
 			}, nil
+		})
+	n.method("getpeerinfo", "getpeerinfo", "Returns data about each connected network node.", 0, 0,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			peers := n.P2P.Peers()
+			if peers == nil {
+				peers = []p2p.PeerInfo{}
+			}
+			return peers, nil
+		})
+	n.method("getconnectioncount", "getconnectioncount", "Returns the number of connections to other nodes.", 0, 0,
+		func(ctx context.Context, p rpc.Params) (any, error) { return n.P2P.ConnectionCount(), nil })
+	n.method("addnode", "addnode <node> <add|remove|onetry>", "Attempts add or remove <node> from the addnode list or try a connection to <node> once.", 2, 2,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			addr, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			cmd, err := p.String(1)
+			if err != nil {
+				return nil, err
+			}
+			if cmd != "add" && cmd != "remove" && cmd != "onetry" {
+				return nil, rpc.Errorf(rpc.CodeMisc, "addnode <node> <add|remove|onetry>\nAttempts add or remove <node> from the addnode list or try a connection to <node> once.")
+			}
+			switch err := n.P2P.AddNode(addr, cmd); {
+			case err == nil:
+				return nil, nil
+			case errors.Is(err, p2p.ErrNodeAlreadyAdded):
+				return nil, rpc.Errorf(-23, "Error: Node already added")
+			case errors.Is(err, p2p.ErrNodeNotAdded):
+				return nil, rpc.Errorf(-24, "Error: Node has not been added.")
+			default:
+				return nil, rpc.Errorf(rpc.CodeMisc, "%v", err)
+			}
+		})
+	n.method("getaddednodeinfo", "getaddednodeinfo <dns> [node]", "Returns information about the given added node, or all added nodes.", 1, 2,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			if _, err := p.Bool(0); err != nil {
+				return nil, err
+			}
+			out := []map[string]any{}
+			for _, a := range n.P2P.AddedNodes() {
+				out = append(out, map[string]any{"addednode": a})
+			}
+			return out, nil
 		})
 	n.method("getinfo", "getinfo", "Returns an object containing various state info.", 0, 0,
 		func(ctx context.Context, p rpc.Params) (any, error) { return n.info(), nil })
@@ -286,8 +321,9 @@ func (n *Node) registerChainMethods() {
 				return nil, rpc.Errorf(rpc.CodeInvalidParam, "promoted message must have 1 to 140 characters")
 			}
 			n.mu.Lock()
-			defer n.mu.Unlock()
 			n.spamUser, n.spamMsg = user, msg
+			n.mu.Unlock()
+			n.updatePromoted()
 			return []string{msg}, nil
 		})
 	n.method("getpreferredspamlang", "getpreferredspamlang", "get preferred spam language", 0, 0,
@@ -330,19 +366,27 @@ func parseTxHex(p rpc.Params) (*consensus.Tx, error) {
 
 // submitTx puts a registration into the mempool and relays it.
 func (n *Node) submitTx(tx *consensus.Tx) error {
-	if err := n.Chain.AcceptTx(tx); err != nil {
+	if _, ok := n.Chain.MempoolTx(tx.Hash()); ok {
+		return rpc.Errorf(rpc.CodeDeserialization, "TX rejected")
+	}
+	if _, err := n.P2P.BroadcastTx(tx.Bytes()); err != nil {
 		n.log.Info("transaction rejected", "tx", tx.Hash().String(), "err", err)
 		return rpc.Errorf(rpc.CodeDeserialization, "TX rejected")
 	}
-	n.relayTx(tx)
 	return nil
 }
 
-// relayTx announces a transaction to P2P peers (set once P2P is wired).
-func (n *Node) relayTx(tx *consensus.Tx) {
-	if f := n.txRelay; f != nil {
-		f(tx)
+// updatePromoted gives the miner the promoted message and, when the wallet
+// holds the user's key, the key to sign it.
+func (n *Node) updatePromoted() {
+	n.mu.Lock()
+	user, msg := n.spamUser, n.spamMsg
+	n.mu.Unlock()
+	key, err := n.Wallet.Key(user)
+	if err != nil {
+		key = nil
 	}
+	n.Miner.SetPromoted(user, key, msg)
 }
 
 func pushesHex(script []byte) []string {
@@ -430,7 +474,7 @@ func (n *Node) info() map[string]any {
 	st := n.netStats()
 	return map[string]any{
 		"version": ClientVersion, "protocolversion": ProtocolVersion, "walletversion": WalletVersion,
-		"blocks": n.Chain.Height(), "timeoffset": 0, "connections": st.connections,
+		"blocks": n.Chain.Height(), "timeoffset": st.timeOffset, "connections": st.connections,
 		"addrman_total": st.addrs, "addrman_get": 0, "dht_nodes": st.dhtNodes, "dht_global_nodes": st.dhtNodes + 1,
 		"proxy": "", "ext_port1": n.cfg.Port, "ext_port2": n.cfg.DHTPort(), "difficulty": n.difficulty(),
 		"testnet": false, "public_server_mode": false, "errors": "",
@@ -447,62 +491,6 @@ func (n *Node) info() map[string]any {
 
 type netStats struct {
 	connections, addrs, dhtNodes, torrents, swarmPeers int
-	bytesIn, bytesOut                                  int64
+	bytesIn, bytesOut, timeOffset                      int64
 }
 
-// setGenerate starts or stops mining. On regtest, "setgenerate true N" mines
-// exactly N blocks and then stops, as twisterd does there (getgenerate
-// still reports true afterwards); elsewhere it mines until stopped.
-func (n *Node) setGenerate(on bool, procs int) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.mining.cancel != nil {
-		n.mining.cancel()
-		n.mining.cancel = nil
-	}
-	n.mining.on = on
-	if procs != 0 {
-		n.mining.procs = procs
-	}
-	if !on {
-		return
-	}
-	ctx, cancel := context.WithCancel(n.ctx)
-	n.mining.cancel = cancel
-	blocks := -1
-	if n.cfg.Regtest && procs > 0 {
-		blocks = procs
-	}
-	go n.mine(ctx, blocks)
-}
-
-func (n *Node) mine(ctx context.Context, blocks int) {
-	for i := 0; blocks < 0 || i < blocks; i++ {
-		if ctx.Err() != nil {
-			return
-		}
-		n.mu.Lock()
-		user, msg := n.spamUser, n.spamMsg
-		n.mu.Unlock()
-		key, err := n.Wallet.Key(user)
-		if err != nil || !n.Chain.UserExists(user) {
-			user, key = consensus.NobodyUser, nil
-		}
-		start := time.Now()
-		b, err := n.Chain.MineBlock(ctx, user, key, msg)
-		if err != nil {
-			if !errors.Is(err, context.Canceled) {
-				n.log.Error("mining", "err", err)
-				time.Sleep(time.Second)
-			}
-			continue
-		}
-		el := time.Since(start).Seconds()
-		n.mu.Lock()
-		if el > 0 {
-			n.mining.hashRate = float64(b.Header.Nonce+1) / el
-		}
-		n.mu.Unlock()
-		n.log.Info("mined block", "height", b.Header.Height, "hash", b.Hash().String(), "txs", len(b.Txs))
-	}
-}

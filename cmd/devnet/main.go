@@ -1,18 +1,30 @@
-// Command devnet is what `make run` starts: a local twister network on
-// loopback. Until the node composition lands it exercises the end-to-end
-// path that exists: two users' keys, a post of every kind signed, encoded,
-// decoded and validated, and a direct message encrypted and read back.
+// Command devnet is what `make run` starts: a small living twister network
+// on loopback, on the regtest chain, with no set-up. Two native nodes (each
+// a full twisterd, JSON-RPC included) on 127.0.1.1 and 127.0.1.2 share a
+// chain over P2P, a DHT over UDP and post swarms over TCP; they mine a block
+// whenever a registration waits; demo users register, follow each other and
+// post, so a newcomer who opens the printed addresses sees a working network.
+// Ctrl-C stops everything cleanly.
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
 	"time"
 
-	"github.com/gotwister/twister/dm"
-	"github.com/gotwister/twister/keys"
-	"github.com/gotwister/twister/post"
-	"github.com/gotwister/twister/resource"
+	"github.com/gotwister/twister/node"
 )
 
 func main() {
@@ -22,90 +34,254 @@ func main() {
 	}
 }
 
-func run() error {
-	alice, err := keys.GenerateKey()
-	if err != nil {
-		return err
-	}
-	bob, err := keys.GenerateKey()
-	if err != nil {
-		return err
-	}
-	chain := resolver{
-		StaticResolver: keys.StaticResolver{
-			"alice": {{Height: 1, Key: alice.PubKey()}},
-			"bob":   {{Height: 1, Key: bob.PubKey()}},
-		},
-		tip: 10,
-	}
-	now := time.Now().Unix()
-	fmt.Println("alice's secret key:", alice.Secret())
-	fmt.Printf("alice's swarm info-hash: %x\n", resource.InfoHash("alice"))
+type member struct {
+	name string
+	*node.Node
+	rpcURL string
+}
 
-	p1, err := post.NewPost(alice, "alice", 1, now, 9, "hello @bob, this is #twister in Go", nil, nil)
-	if err != nil {
-		return err
+func run() error {
+	base := flag.String("base", "127.0.1", "first three bytes of the loopback addresses (nodes get .1, .2, …)")
+	nodes := flag.Int("nodes", 2, "number of native nodes")
+	dir := flag.String("datadir", "", "data directory (default: a temporary one, removed on exit)")
+	verbose := flag.Bool("v", false, "show the nodes' logs")
+	flag.Parse()
+	if *nodes < 1 || *nodes > 9 {
+		return errors.New("-nodes must be between 1 and 9")
 	}
-	if _, err := show("post", p1, "alice", 1, chain); err != nil {
-		return err
+	root := *dir
+	if root == "" {
+		tmp, err := os.MkdirTemp("", "twister-devnet-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		root = tmp
 	}
-	orig, err := post.OriginalOf(p1)
-	if err != nil {
-		return err
+	var logOut io.Writer = io.Discard
+	if *verbose {
+		logOut = os.Stderr
 	}
-	one := int64(1)
-	reply, err := post.NewPost(bob, "bob", 1, now, 9, "@alice hi!", nil, &post.Ref{User: "alice", K: 1})
-	if err != nil {
-		return err
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	var members []*member
+	defer func() {
+		for _, m := range members {
+			m.Close()
+		}
+	}()
+	var first string
+	for i := 1; i <= *nodes; i++ {
+		addr := fmt.Sprintf("%s.%d", *base, i)
+		m, err := startNode(fmt.Sprintf("node%c", 'A'+i-1), addr, filepath.Join(root, strconv.Itoa(i)), first, logOut)
+		if err != nil {
+			return err
+		}
+		if first == "" {
+			first = net.JoinHostPort(addr, strconv.Itoa(m.p2pPort))
+		}
+		members = append(members, m.member)
 	}
-	if _, err := show("reply", reply, "bob", 1, chain); err != nil {
-		return err
+	fmt.Println("twister devnet (regtest) is running:")
+	for _, m := range members {
+		fmt.Printf("  %s  JSON-RPC %s  (user %q, password %q; twisterd-compatible)\n", m.name, m.rpcURL, "user", "pass")
 	}
-	rt, err := post.NewRetwist(bob, "bob", 2, now, 9, orig, "", &one)
-	if err != nil {
-		return err
+	go mineWhenWaiting(ctx, members)
+	if err := seed(ctx, members); err != nil {
+		fmt.Fprintln(os.Stderr, "devnet: seeding demo users:", err)
+	} else {
+		fmt.Println("demo users alice and bob (on nodeA) and carol (on the last node) have posted; try:")
+		fmt.Printf("  curl -s -u user:pass -d '{\"method\":\"getposts\",\"params\":[10,[{\"username\":\"alice\"},{\"username\":\"bob\"},{\"username\":\"carol\"}]]}' %s\n", members[len(members)-1].rpcURL)
 	}
-	if _, err := show("retwist", rt, "bob", 2, chain); err != nil {
-		return err
-	}
-	msg, err := post.NewDM(alice, "alice", 2, now, 9, bob.PubKey(), "bob", "a secret for bob")
-	if err != nil {
-		return err
-	}
-	p, err := show("direct message", msg, "alice", 2, chain)
-	if err != nil {
-		return err
-	}
-	plain, err := dm.Decrypt(bob, *p.DM)
-	if err != nil {
-		return err
-	}
-	pt, err := dm.ParsePlaintext(plain)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("bob decrypts: %q\n", pt.Text)
-	if _, err := dm.Decrypt(alice, *p.DM); err == nil {
-		return fmt.Errorf("alice could read a message encrypted to bob")
-	}
-	fmt.Println("the local network (node, bridge, signaling, web UI) starts here once the node lands")
+	fmt.Println("Ctrl-C stops the network.")
+	go chatter(ctx, members)
+	<-ctx.Done()
+	fmt.Println("\nstopping…")
 	return nil
 }
 
-type resolver struct {
-	keys.StaticResolver
-	tip int64
+type started struct {
+	*member
+	p2pPort int
 }
 
-func (r resolver) Height() int64 { return r.tip }
-
-func (r resolver) RegistrationHeight(string) (int64, error) { return 1, nil }
-
-func show(kind string, raw []byte, user string, k int64, c post.Chain) (*post.Post, error) {
-	p, err := post.Validate(raw, user, k, c)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
+// startNode starts a regtest node on addr, trying the default ports first.
+func startNode(name, addr, dir, connect string, logOut io.Writer) (*started, error) {
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		p2p, rpcPort := node.RegtestP2PPort, node.RegtestRPCPort
+		if attempt > 0 {
+			p2p = 20000 + (os.Getpid()*7+attempt*131)%20000
+			rpcPort = p2p + 1
+		}
+		args := []string{"-regtest", "-datadir=" + dir, "-bind=" + addr, "-rpcbind=" + addr,
+			"-port=" + strconv.Itoa(p2p), "-rpcport=" + strconv.Itoa(rpcPort), "-rpcuser=user", "-rpcpassword=pass"}
+		if connect != "" {
+			host, port, _ := net.SplitHostPort(connect)
+			pn, _ := strconv.Atoi(port)
+			args = append(args, "-addnode="+connect, "-dhtnode="+net.JoinHostPort(host, strconv.Itoa(pn+node.LibtorrentPortOffset)))
+		}
+		cfg, err := node.ParseArgs(args, io.Discard)
+		if err != nil {
+			return nil, err
+		}
+		n, err := node.New(cfg, logOut)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if err := n.Start(); err != nil {
+			n.Close()
+			return nil, err
+		}
+		return &started{member: &member{name: name, Node: n, rpcURL: "http://" + n.RPCAddr() + "/"}, p2pPort: p2p}, nil
 	}
-	fmt.Printf("%-15s %s/%d %4d bytes, signature ok: %q\n", kind, user, k, len(raw), p.Text())
-	return p, nil
+	return nil, fmt.Errorf("cannot start %s on %s: %w", name, addr, lastErr)
+}
+
+// call makes a JSON-RPC call on a member.
+func (m *member) call(method string, params ...any) (json.RawMessage, error) {
+	if params == nil {
+		params = []any{}
+	}
+	body, _ := json.Marshal(map[string]any{"id": 1, "method": method, "params": params})
+	req, _ := http.NewRequest("POST", m.rpcURL, bytes.NewReader(body))
+	req.SetBasicAuth("user", "pass")
+	c := http.Client{Timeout: 2 * time.Minute}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Result json.RawMessage
+		Error  *struct {
+			Code    int
+			Message string
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, fmt.Errorf("%s: %s (%d)", method, r.Error.Message, r.Error.Code)
+	}
+	return r.Result, nil
+}
+
+// mineWhenWaiting mines one block on the first node whenever any node has a
+// registration waiting, as a local network needs no miners otherwise.
+func mineWhenWaiting(ctx context.Context, members []*member) {
+	t := time.NewTicker(300 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, m := range members {
+			if m.Chain.MempoolSize() > 0 {
+				m.call("setgenerate", true, 1)
+				break
+			}
+		}
+	}
+}
+
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// seed registers the demo users and has them follow each other and post.
+func seed(ctx context.Context, members []*member) error {
+	a, c := members[0], members[len(members)-1]
+	homes := map[string]*member{"alice": a, "bob": a, "carol": c}
+	for _, u := range []string{"alice", "bob", "carol"} {
+		m := homes[u]
+		if m.Wallet.Has(u) {
+			continue
+		}
+		if _, err := m.call("createwalletuser", u); err != nil {
+			return err
+		}
+		if _, err := m.call("sendnewusertransaction", u); err != nil {
+			return err
+		}
+	}
+	// Registration needs its block plus one more before the first post.
+	if err := waitUntil(ctx, 60*time.Second, func() bool {
+		for _, m := range members {
+			for _, u := range []string{"alice", "bob", "carol"} {
+				if !m.Chain.UserExists(u) {
+					return false
+				}
+			}
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("registrations did not reach every node: %w", err)
+	}
+	h := a.Chain.Height()
+	a.call("setgenerate", true, 1)
+	if err := waitUntil(ctx, 30*time.Second, func() bool { return c.Chain.Height() > h }); err != nil {
+		return fmt.Errorf("the chain did not advance: %w", err)
+	}
+	for u, m := range homes {
+		others := []string{"alice", "bob", "carol"}
+		if _, err := m.call("follow", u, others); err != nil {
+			return err
+		}
+	}
+	posts := []struct {
+		user, text string
+	}{
+		{"alice", "hello twister, from a Go node on a local network"},
+		{"bob", "hi @alice! #twister runs in Go now"},
+		{"carol", "greetings from the other node, @bob #golang"},
+	}
+	for _, p := range posts {
+		m := homes[p.user]
+		k := m.Node.LastHave(p.user) + 1
+		if _, err := m.call("newpostmsg", p.user, k, p.text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chatter keeps the network alive: every now and then a demo user posts.
+func chatter(ctx context.Context, members []*member) {
+	lines := []string{
+		"the DHT keeps profiles, replies and mentions",
+		"every post is a piece of its author's swarm",
+		"a bridge lets browsers join the same network",
+		"usernames live in a block chain with proof of work",
+	}
+	a := members[0]
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Second):
+		}
+		user := []string{"alice", "bob"}[i%2]
+		if !a.Wallet.Has(user) {
+			continue
+		}
+		k := a.Node.LastHave(user) + 1
+		a.call("newpostmsg", user, k, lines[i%len(lines)])
+	}
 }
