@@ -493,4 +493,3 @@ type netStats struct {
 	connections, addrs, dhtNodes, torrents, swarmPeers int
 	bytesIn, bytesOut, timeOffset                      int64
 }
-
