@@ -5,7 +5,8 @@ GO       ?= go
 GOROOT   := $(shell $(GO) env GOROOT)
 WASMEXEC := $(GOROOT)/lib/wasm
 # Packages that also build and pass their tests under GOOS=js GOARCH=wasm.
-WASM_PKGS := ./bencode/... ./keys/... ./text/... ./resource/... ./dm/... ./post/...
+WASM_PKGS := ./bencode/... ./keys/... ./text/... ./resource/... ./dm/... ./post/... \
+             ./chain/consensus/... ./chain/light/... ./chain/wire/... ./swarm/wire/... ./signaling/
 FUZZTIME ?= 30s
 
 .PHONY: all build run test test-native test-wasm wasm bench fuzz deps vet clean

@@ -50,9 +50,8 @@ type Node struct {
 	spamMsg  string
 	spamLang string
 
-	// txRelay announces a transaction to P2P peers; statsHooks add the
-	// networks' figures to getinfo. Both are set as the networks start.
-	txRelay   func(*consensus.Tx)
+	// statsHook adds the networks' figures to getinfo; set as the
+	// networks open.
 	statsHook []func(*netStats)
 	// onWalletChange runs when keys become usable (import, unlock).
 	onWalletChange []func()
@@ -313,7 +312,6 @@ func (n *Node) openP2P() error {
 	if err != nil {
 		return fmt.Errorf("cannot start the miner: %w", err)
 	}
-	n.txRelay = func(tx *consensus.Tx) { n.P2P.BroadcastTx(tx.Bytes()) }
 	n.statsHook = append(n.statsHook, func(st *netStats) {
 		st.connections = n.P2P.ConnectionCount()
 		st.timeOffset = int64(n.P2P.TimeOffset() / time.Second)
