@@ -9,16 +9,15 @@
 // docs/bridge-operators.md). SIGINT or SIGTERM closes every session
 // (status 1001) and exits.
 //
-// The chain is opened with chain.Open; this command does not yet sync it
-// from twisterd peers (the chain/p2p layer is wired by the node), so
-// without a synced -datadir the DHT refuses items of users it does not
-// know. Transactions from sendTx enter the local memory pool only.
+// The chain is opened with chain.Open in -datadir and kept in sync over
+// P2P with the twister nodes given by -connect, to which registrations sent
+// by browsers are relayed; the DHT checks items against it.
 //
 // Usage:
 //
 //	bridge [-listen 127.0.0.1:8090] [-datadir DIR] [-dht-bind IP] [-dht-port N]
 //	       [-dhtnode host:port ...] [-swarm-listen ADDR] [-origins …] [-tls-cert F -tls-key F]
-//	       [-html DIR] [-signal] [-peers url,url] [limits]
+//	       [-html DIR] [-signal] [-peers url,url] [-connect host:port ...] [limits]
 package main
 
 import (
@@ -42,6 +41,7 @@ import (
 	"github.com/gotwister/twister/bridge"
 	"github.com/gotwister/twister/chain"
 	"github.com/gotwister/twister/chain/consensus"
+	"github.com/gotwister/twister/chain/p2p"
 	"github.com/gotwister/twister/dht"
 	"github.com/gotwister/twister/signaling"
 )
@@ -83,6 +83,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	dhtPort := fs.Int("dht-port", 0, "UDP `port` of the DHT (0: any free port)")
 	var dhtNodes listFlag
 	fs.Var(&dhtNodes, "dhtnode", "DHT bootstrap node `host:port` (repeatable)")
+	var connect listFlag
+	fs.Var(&connect, "connect", "twister node `host:port` (P2P) to sync the chain from and relay registrations to (repeatable)")
 	swarmListen := fs.String("swarm-listen", "", "TCP `address` where native peers reach browser-served swarms (empty: none)")
 	announcePort := fs.Int("announce-port", 0, "swarm `port` announced in the DHT (0: the -swarm-listen port)")
 	origins := fs.String("origins", "", "comma-separated browser origins allowed besides same-origin, as host `patterns` (example.org, *.example.org, localhost:*, https://example.org)")
@@ -139,6 +141,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		if err := checkHostPort(n); err != nil {
 			return usage("invalid -dhtnode %q: %v", n, err)
 		}
+	}
+	if len(connect) > 0 && *datadir == "" {
+		return usage("-connect needs -datadir: the bridge keeps its copy of the chain there")
 	}
 	if len(dhtNodes) > 0 && *datadir == "" {
 		return usage("-dhtnode needs -datadir: the DHT checks signatures against the block chain")
@@ -233,7 +238,32 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 			return fail("cannot open the chain in %s: %v", *datadir, err)
 		}
 		closers = append(closers, func() { ch.Close() })
-		cfg.Chain = bridge.FromChain(ch, nil)
+		// The chain is kept in sync with twister nodes over P2P (outbound
+		// only), and registrations from browsers are relayed to them.
+		var relay func(*consensus.Tx) error
+		if len(connect) > 0 {
+			dialer := &net.Dialer{Timeout: 10 * time.Second}
+			pn, err := p2p.New(p2p.Config{
+				Params:      params,
+				Chain:       ch,
+				Dial:        func(ctx context.Context, addr string) (net.Conn, error) { return dialer.DialContext(ctx, "tcp", addr) },
+				ConnectOnly: connect,
+				Logger:      logger,
+				StartHeight: func() int32 { return int32(ch.Height()) },
+			})
+			if err != nil {
+				return usage("-connect: %v", err)
+			}
+			if err := pn.Start(); err != nil {
+				return fail("P2P: %v", err)
+			}
+			closers = append(closers, func() { pn.Close() })
+			relay = func(tx *consensus.Tx) error {
+				_, err := pn.BroadcastTx(tx.Bytes())
+				return err
+			}
+		}
+		cfg.Chain = bridge.FromChain(ch, relay)
 
 		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(bindIP, uint16(*dhtPort))))
 		if err != nil {
