@@ -6,7 +6,8 @@ GOROOT   := $(shell $(GO) env GOROOT)
 WASMEXEC := $(GOROOT)/lib/wasm
 # Packages that also build and pass their tests under GOOS=js GOARCH=wasm.
 WASM_PKGS := ./bencode/... ./keys/... ./text/... ./resource/... ./dm/... ./post/... \
-             ./chain/consensus/... ./chain/light/... ./chain/wire/... ./swarm/wire/... ./signaling/
+             ./chain/consensus/... ./chain/light/... ./chain/wire/... ./swarm/wire/... ./signaling/ \
+             ./bridge/wire/... ./webnode/
 FUZZTIME ?= 30s
 
 .PHONY: all build run test test-native test-wasm wasm bench fuzz deps vet clean
@@ -20,8 +21,12 @@ build:
 run: build
 	$(GO) run ./cmd/devnet
 
+# What the tests need beyond Go: Node.js and npm (wasm tests, fake-indexeddb
+# for the IndexedDB stores) and Chromium (browser tests), from Debian.
 deps:
-	@command -v node >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs; }
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@[ -d web/js/node_modules/fake-indexeddb ] || npm ci --prefix web/js --no-audit --no-fund
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -34,13 +39,14 @@ test-native:
 	$(GO) test -count=1 -timeout 15m ./...
 
 test-wasm:
+	NODE_PATH="$(CURDIR)/web/js/node_modules" NODE_OPTIONS="--require fake-indexeddb/auto" \
 	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 10m $(WASM_PKGS)
 
 # The browser node's WebAssembly bundle.
 wasm:
 	mkdir -p web/dist
 	GOOS=js GOARCH=wasm $(GO) build -ldflags='-s -w' -o web/dist/twister.wasm ./wasm
-	cp "$(WASMEXEC)/wasm_exec.js" web/dist/
+	cp "$(WASMEXEC)/wasm_exec.js" web/js/twister.js web/js/worker.js web/dist/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...

@@ -1,0 +1,18 @@
+// Package webnode is the twister browser node: a twister peer that runs in a
+// Web Worker (GOOS=js GOARCH=wasm, see ../wasm) and natively for tests. It
+// reaches the network only through bridges (package bridge/client) and
+// trusts them for reachability alone: block headers are checked from a
+// compiled-in checkpoint by the light client (chain/light), every user's key
+// comes from a user proof verified against those headers, every post passes
+// post.Validate with those keys, and every DHT item's signature, signer and
+// target are checked before use. It is a real swarm peer: the swarm engine
+// (package swarm) runs the torrents of the followed users and of the
+// logged-in user over streams relayed by the bridge (the bridge client as
+// Dialer and Listener), so the node fetches, holds and serves those posts.
+// On top it offers what a twister client needs: follow and unfollow
+// (persisted), a merged timeline, posting, replies, retwists, favourites and
+// direct messages (signed locally by a Signer, put into the DHT resources as
+// twisterd does), profiles, mentions, hashtags and a connection status.
+// Posts and a small key-value store live in a Store: MemStore here,
+// IDBStore (IndexedDB) in the browser.
+package webnode
