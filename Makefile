@@ -7,7 +7,7 @@ WASMEXEC := $(GOROOT)/lib/wasm
 # Packages that also build and pass their tests under GOOS=js GOARCH=wasm.
 WASM_PKGS := ./bencode/... ./keys/... ./text/... ./resource/... ./dm/... ./post/... \
              ./chain/consensus/... ./chain/light/... ./chain/wire/... ./swarm/wire/... ./signaling/ \
-             ./bridge/wire/... ./webnode/
+             ./bridge/wire/... ./webnode/ ./keystore/
 FUZZTIME ?= 30s
 
 .PHONY: all build run test test-native test-wasm wasm bench fuzz deps vet clean
