@@ -37,6 +37,9 @@ type Config struct {
 	Debug       bool     // -debug
 	// DHTBootstrap lists extra DHT nodes (host:port), a flag of ours.
 	DHTBootstrap []string
+	// MaxNeighborSwarms bounds the swarms joined as a DHT neighbour
+	// (0: MaxNeighborSwarms); not a flag.
+	MaxNeighborSwarms int
 }
 
 // Network defaults (twister-core chainparams.cpp).

@@ -78,7 +78,7 @@ func (n *Node) openNetworks() error {
 	// The DHT reads only twister-shaped datagrams (bencoded dictionaries);
 	// the rest is left for a uTP implementation (none yet: see README).
 	demux := dht.NewDemux(n.net.dhtConn, nil)
-	n.net.DHT, err = dht.New(dht.Config{Conn: demux, Chain: n.Chain, Logger: n.log.With("sub", "dht")})
+	n.net.DHT, err = dht.New(dht.Config{Conn: demux, Chain: n.Chain, Logger: n.log.With("sub", "dht"), OnTrackerQuery: n.onTrackerQuery})
 	if err != nil {
 		return fmt.Errorf("cannot start the DHT: %w", err)
 	}

@@ -59,6 +59,9 @@ type Node struct {
 	net       networks
 	followSeq map[string]int64
 	profiles  map[string]map[string]any
+
+	neighbors       []string
+	neighborChecked map[string]time.Time
 	unsub     func()
 
 	closeOnce sync.Once
