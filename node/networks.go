@@ -121,9 +121,50 @@ func (n *Node) openNetworks() error {
 	return nil
 }
 
+// reindex adds to the index every held post it lacks: a crash between the
+// swarm's durable write and the index's leaves such posts, and they must
+// still show in timelines after the restart.
+func (n *Node) reindex() error {
+	users, err := n.net.Posts.Users()
+	if err != nil {
+		return err
+	}
+	added := 0
+	for _, u := range users {
+		ks, err := n.net.Posts.List(u)
+		if err != nil {
+			return err
+		}
+		var batch [][]byte
+		for _, k := range ks {
+			if n.net.Index.Has(u, k) {
+				continue
+			}
+			if data, ok, err := n.net.Posts.Get(u, k); err == nil && ok {
+				batch = append(batch, data)
+			}
+		}
+		if len(batch) > 0 {
+			ps, _ := n.net.Index.AddPosts(batch)
+			for _, p := range ps {
+				if p != nil {
+					added++
+				}
+			}
+		}
+	}
+	if added > 0 {
+		n.log.Info("indexed posts held but not indexed at the last stop", "posts", added)
+	}
+	return nil
+}
+
 // startNetworks starts the DHT and the swarms and follows what the local
 // users follow.
 func (n *Node) startNetworks() error {
+	if err := n.reindex(); err != nil {
+		return fmt.Errorf("reindexing held posts: %w", err)
+	}
 	if err := n.net.DHT.Start(); err != nil {
 		return err
 	}

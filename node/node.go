@@ -62,7 +62,7 @@ type Node struct {
 
 	neighbors       []string
 	neighborChecked map[string]time.Time
-	unsub     func()
+	unsub           func()
 
 	closeOnce sync.Once
 	stopped   chan struct{}

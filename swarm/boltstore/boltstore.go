@@ -129,3 +129,15 @@ func (s *Store) List(user string) (ks []int64, err error) {
 	})
 	return ks, err
 }
+
+// Users lists the users of whom the store holds posts, sorted.
+func (s *Store) Users() ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(postsBucket).ForEachBucket(func(name []byte) error {
+			out = append(out, string(name))
+			return nil
+		})
+	})
+	return out, err
+}
