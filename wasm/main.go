@@ -50,7 +50,9 @@ type startParams struct {
 	Bridges   []string `json:"bridges"`
 	Signaling string   `json:"signaling"`
 	WebRTC    bool     `json:"webrtc"`
-	Network   string   `json:"network"` // "main" (default) or "regtest"
+	// ICEServers are STUN/TURN URLs for WebRTC (default none).
+	ICEServers []string `json:"iceServers"`
+	Network    string   `json:"network"` // "main" (default) or "regtest"
 	// DB is the IndexedDB database name; default "twister". "" with
 	// Memory set keeps everything in memory.
 	DB     string `json:"db"`
@@ -123,6 +125,11 @@ type userK struct {
 }
 
 func dispatch(method string, raw json.RawMessage) (any, error) {
+	// Accounts, registration and the key store (accounts.go); "start"
+	// opens the key store there first.
+	if res, ok, err := accountMethod(method, raw); ok {
+		return res, err
+	}
 	if method == "start" {
 		return nil, start(raw)
 	}
@@ -256,6 +263,7 @@ func start(raw json.RawMessage) error {
 		Bridges:      p.Bridges,
 		Signaling:    p.Signaling,
 		EnableWebRTC: p.WebRTC,
+		ICEServers:   p.ICEServers,
 		OnEvent:      func(e webnode.Event) { post(event{Event: e.Kind, Data: e.Data}) },
 	}
 	switch p.Network {

@@ -57,6 +57,9 @@ func (n *Node) Login(ctx context.Context, s Signer) error {
 		return err
 	}
 	n.serve(user)
+	if n.rtc != nil {
+		n.rtc.addRoom(user)
+	}
 	return nil
 }
 

@@ -122,13 +122,24 @@ type Config struct {
 	// Params selects the network; nil means consensus.Mainnet. The light
 	// client starts from Params.LightCheckpoint.
 	Params *consensus.Params
-	// Signaling is the WebRTC signaling server's URL (ws://…/signal).
-	// Only used when EnableWebRTC is set.
+	// Signaling is the WebRTC signaling server's URL (ws://…/signal, see
+	// package signaling). Required when EnableWebRTC is set.
 	Signaling string
-	// EnableWebRTC asks for browser-to-browser data channels as a second
-	// transport. Not implemented yet: Start fails if it is set (see the
-	// package README).
+	// EnableWebRTC adds browser-to-browser data channels as a second swarm
+	// transport: the node joins the signaling room of every swarm it runs
+	// (the swarm's info-hash in hex) and connects to the browsers it meets
+	// there; their addresses in the swarm are "webrtc/<peer id>".
 	EnableWebRTC bool
+	// ICEServers are STUN/TURN URLs for WebRTC; none by default (host
+	// candidates only: enough on one machine or one LAN).
+	ICEServers []string
+	// ICETimeout bounds how long a WebRTC connection may take to connect;
+	// default 20 s.
+	ICETimeout time.Duration
+	// WebRTCLoopback (native builds only; ignored in browsers) gathers
+	// only UDP4 loopback host candidates with mDNS off, so that two
+	// native nodes on one machine connect without any other interface.
+	WebRTCLoopback bool
 	// SwarmLimits tune the swarm engine; zero fields take the browser
 	// defaults (24 connections, 6 peers per user) and then swarm's own.
 	SwarmLimits swarm.Limits

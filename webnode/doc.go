@@ -7,12 +7,19 @@
 // post.Validate with those keys, and every DHT item's signature, signer and
 // target are checked before use. It is a real swarm peer: the swarm engine
 // (package swarm) runs the torrents of the followed users and of the
-// logged-in user over streams relayed by the bridge (the bridge client as
-// Dialer and Listener), so the node fetches, holds and serves those posts.
+// logged-in user over streams relayed by the bridge and, with
+// Config.EnableWebRTC, over WebRTC data channels straight to other browsers
+// met in the swarm's room at a signaling server (pion natively; in the
+// browser the page's RTCPeerConnections, driven from the worker), so the
+// node fetches, holds and serves those posts.
 // On top it offers what a twister client needs: follow and unfollow
 // (persisted), a merged timeline, posting, replies, retwists, favourites and
 // direct messages (signed locally by a Signer, put into the DHT resources as
 // twisterd does), profiles, mentions, hashtags and a connection status.
+// Users' keys live encrypted in a keystore.Store: Unlock logs in with a
+// keystore.Session, and Register registers a new name from the browser
+// (name check, proof of work, sendTx through the bridge, confirmation from
+// verified headers and proofs).
 // Posts and a small key-value store live in a Store: MemStore here,
 // IDBStore (IndexedDB) in the browser.
 package webnode

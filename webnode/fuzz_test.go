@@ -1,6 +1,10 @@
 package webnode
 
 import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,4 +49,59 @@ func make32(b byte) []byte {
 	out := make([]byte, 32)
 	out[31] = b
 	return out
+}
+
+// FuzzSigFrame: any bytes from a signaling server give a checked frame or
+// an error, never a panic; accepted frames have a type, valid peer ids and
+// a lower-case 40-hex swarm, and encode and decode again to the same frame.
+func FuzzSigFrame(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"hello","peer":"abc_DEF-1"}`,
+		`{"type":"peers","swarm":"00112233445566778899AABBCCDDEEFF00112233","peers":["a","b"]}`,
+		`{"type":"signal","swarm":"00112233445566778899aabbccddeeff00112233","from":"x","kind":"offer","sdp":"v=0"}`,
+		`{"type":"signal","swarm":"00112233445566778899aabbccddeeff00112233","from":"x","kind":"candidate","candidate":null}`,
+		`{"type":"signal","from":"x","kind":"candidate","candidate":"str"}`,
+		`{"type":"error","code":"unknown-peer","to":"zz","message":"gone"}`,
+		`{"type":"joined","swarm":"0011","peer":"p"}`,
+		`not json`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := decodeSigFrame(b)
+		if err != nil {
+			return
+		}
+		if fr.Type == "" || (fr.Swarm != "" && (len(fr.Swarm) != 40 || strings.ToLower(fr.Swarm) != fr.Swarm)) {
+			t.Fatalf("accepted %+v", fr)
+		}
+		for _, id := range append([]string{fr.From}, fr.Peers...) {
+			if id != "" && !validRTCPeer(id) {
+				t.Fatalf("accepted peer id %q", id)
+			}
+		}
+		again, err := json.Marshal(fr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr2, err := decodeSigFrame(again)
+		if err != nil || !reflect.DeepEqual(normFrame(fr), normFrame(fr2)) {
+			t.Fatalf("re-decoding %s: %+v %v", again, fr2, err)
+		}
+	})
+}
+
+// normFrame makes frames comparable after a JSON round trip (compact
+// candidate, empty lists as nil).
+func normFrame(f sigFrame) sigFrame {
+	if len(f.Peers) == 0 {
+		f.Peers = nil
+	}
+	if len(f.Candidate) > 0 {
+		var buf bytes.Buffer
+		if json.Compact(&buf, f.Candidate) == nil {
+			f.Candidate = buf.Bytes()
+		}
+	}
+	return f
 }

@@ -31,6 +31,10 @@ type Node struct {
 	log   *slog.Logger
 	chain *lightChain
 	sw    *swarm.Swarm
+	ln    *muxListener // the swarm's listener: bridge streams and data channels
+	rtc   *rtcManager  // nil unless WebRTC is enabled
+
+	bridgeStats transportStats
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -53,8 +57,11 @@ const kvFollows = "follows"
 
 // New checks cfg and returns a stopped node.
 func New(cfg Config) (*Node, error) {
-	if cfg.EnableWebRTC {
-		return nil, errors.New("webnode: the WebRTC transport is not implemented yet; leave EnableWebRTC unset")
+	if cfg.EnableWebRTC && cfg.Signaling == "" {
+		return nil, errors.New("webnode: EnableWebRTC needs a Signaling URL")
+	}
+	if cfg.ICETimeout <= 0 {
+		cfg.ICETimeout = 20 * time.Second
 	}
 	if cfg.Store == nil {
 		cfg.Store = NewMemStore()
@@ -102,9 +109,14 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.chain = newLightChain(n.br, n.store, cfg.Params, n.clock, cfg.RequestTimeout, cfg.KeyTTL, n.log)
 	n.chain.onTip = func(h int64) { n.emit(EventHeight, h) }
+	n.ln = newMuxListener(n.br.Listener().Addr())
+	if cfg.EnableWebRTC {
+		n.rtc = newRTCManager(n, cfg.Signaling, rtcOptions{ICEServers: cfg.ICEServers, Loopback: cfg.WebRTCLoopback},
+			cfg.ICETimeout, n.ln.push)
+	}
 	sw, err := swarm.New(swarm.Config{
-		Listener:        n.br.Listener(),
-		Dialer:          n.br,
+		Listener:        n.ln,
+		Dialer:          nodeDialer{n},
 		Store:           n.store,
 		Validate:        func(user string, k int64, data []byte) error { _, err := n.validate(user, k, data); return err },
 		ValidPostNumber: n.validPostNumber,
@@ -168,6 +180,21 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.sw.Start(); err != nil {
 		return err
 	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.ln.pump(n.br.Listener(), n.bridgeStats.wrap)
+	}()
+	if n.rtc != nil {
+		for _, u := range n.swarmUsers() {
+			n.rtc.addRoom(u)
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.rtc.run()
+		}()
+	}
 	for _, u := range follows {
 		n.serve(u)
 	}
@@ -186,7 +213,11 @@ func (n *Node) Close() error {
 	n.closed = true
 	n.mu.Unlock()
 	n.cancel()
+	if n.rtc != nil {
+		n.rtc.close()
+	}
 	n.sw.Close()
+	n.ln.Close()
 	n.br.Close()
 	n.wg.Wait()
 	return nil
@@ -454,6 +485,9 @@ func (n *Node) Follow(ctx context.Context, user string) error {
 		return err
 	}
 	n.serve(user)
+	if n.rtc != nil {
+		n.rtc.addRoom(user)
+	}
 	return nil
 }
 
@@ -476,6 +510,9 @@ func (n *Node) Unfollow(ctx context.Context, user string) error {
 	n.mu.Unlock()
 	if !own {
 		n.sw.Unfollow(user)
+		if n.rtc != nil {
+			n.rtc.removeRoom(user)
+		}
 		if err := n.br.Unserve(ctx, user); err != nil {
 			n.log.Debug("webnode: unserve failed", "user", user, "err", err)
 		}
@@ -586,20 +623,38 @@ type Status struct {
 	Received    uint64      `json:"received"`    // valid pieces received from peers
 	Sent        uint64      `json:"sent"`        // pieces served to peers
 	Rejected    uint64      `json:"rejected"`    // pieces that failed validation
+	// Transports count swarm connections and bytes by transport.
+	Transports Transports `json:"transports"`
+	// WebRTC is the WebRTC transport's state; nil when it is disabled.
+	WebRTC *WebRTCStatus `json:"webrtc,omitempty"`
+}
+
+// Transports are the swarm transports' counters.
+type Transports struct {
+	Bridge TransportStats `json:"bridge"` // streams relayed by a bridge
+	WebRTC TransportStats `json:"webrtc"` // data channels to other browsers
 }
 
 // Status reports bridges, height, swarm peers and counters.
 func (n *Node) Status() Status {
 	st := n.sw.Stats()
+	var rs *WebRTCStatus
+	if n.rtc != nil {
+		rs = n.rtc.status()
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	s := Status{Height: n.chain.Height(), Following: slices.Clone(n.follows), Peers: st.Peers,
+	s := Status{Height: n.chain.Height(), Following: slices.Clone(n.follows), Peers: st.Peers, WebRTC: rs,
 		Connections: st.Connections, Received: st.PiecesReceived, Sent: st.PiecesSent, Rejected: st.Rejected}
 	if s.Following == nil {
 		s.Following = []string{}
 	}
 	if n.signer != nil {
 		s.User = n.signer.User()
+	}
+	s.Transports.Bridge = n.bridgeStats.snapshot()
+	if n.rtc != nil {
+		s.Transports.WebRTC = n.rtc.stats.snapshot()
 	}
 	for _, m := range n.posts {
 		s.Posts += len(m)

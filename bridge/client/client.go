@@ -16,14 +16,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/gotwister/twister/bencode"
 	"github.com/gotwister/twister/bridge/wire"
@@ -46,26 +43,6 @@ func (e *ServerError) Error() string {
 		return fmt.Sprintf("bridge %s: %s", e.Op, e.Msg)
 	}
 	return fmt.Sprintf("bridge %s: %s (%s)", e.Op, e.Msg, e.Code)
-}
-
-// Options configure a Client. Zero fields take the defaults shown.
-type Options struct {
-	// Header is sent with the WebSocket handshake (natively only; a
-	// browser sets its own Origin).
-	Header http.Header
-	// HTTPClient carries the handshake natively (e.g. with a dialer bound
-	// to a local address); nil: http.DefaultClient. Ignored in browsers.
-	HTTPClient *http.Client
-	// MaxFrame is the largest message accepted from the bridge; default
-	// 8 MiB (a headers answer of 2000 headers is 168 KB).
-	MaxFrame int
-	// Incoming is how many incoming streams wait for Accept before more
-	// are refused; default 16.
-	Incoming int
-	// KeepAlive is the ping period; default a third of the bridge's idle
-	// timeout. A ping unanswered for one period closes the connection.
-	KeepAlive time.Duration
-	Logger    *slog.Logger // default: discard
 }
 
 // Info is what the bridge said in hello.
@@ -100,7 +77,7 @@ type result struct {
 type Client struct {
 	url  string
 	o    Options
-	ws   *websocket.Conn
+	ws   MessageConn
 	info Info
 	log  *slog.Logger
 	ctx  context.Context // cancelled when the connection ends
@@ -234,7 +211,7 @@ func (c *Client) Close() error {
 	if open {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		go func() { <-ctx.Done(); c.ws.CloseNow() }()
-		c.ws.Close(websocket.StatusNormalClosure, "")
+		c.ws.Close(StatusNormalClosure, "")
 		cancel()
 	}
 	c.fail(ErrClosed)
@@ -269,7 +246,7 @@ func (c *Client) fail(err error) {
 }
 
 func (c *Client) write(ctx context.Context, b []byte) error {
-	if err := c.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
+	if err := c.ws.Write(ctx, false, b); err != nil {
 		if ctx.Err() == nil || c.ctx.Err() != nil {
 			c.fail(err)
 		}
@@ -323,12 +300,12 @@ func (c *Client) readLoop() {
 	lim := wire.DefaultLimits
 	lim.MaxItems = 1 << 20
 	for {
-		typ, b, err := c.ws.Read(c.ctx)
+		text, b, err := c.ws.Read(c.ctx)
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		if typ != websocket.MessageBinary {
+		if text {
 			c.fail(errors.New("bridge sent a text message"))
 			return
 		}

@@ -28,8 +28,12 @@ export class Twister {
    *   bridges   string[]  bridge WebSocket URLs (required)
    *   network   "main" (default) | "regtest"
    *   db        IndexedDB database name (default "twister")
+   *   keystore  IndexedDB database of the encrypted keys (default "twister-keys")
    *   memory    true: keep everything in memory (no IndexedDB)
-   *   signaling WebRTC signaling URL (reserved; WebRTC is not implemented)
+   *   webrtc    true: also exchange posts with other browsers directly
+   *             over WebRTC data channels (needs signaling)
+   *   signaling WebRTC signaling server URL, e.g. "wss://bridge.example/signal"
+   *   iceServers STUN/TURN URLs for WebRTC (default none: host candidates)
    *   debug     true: the node's debug log on the worker console
    *   workerURL URL of worker.js (default: next to this file)
    *   wasmURL, wasmExecURL  URLs of twister.wasm and wasm_exec.js
@@ -55,6 +59,11 @@ export class Twister {
   }
 
   _receive(m) {
+    if (m && m.rtc !== undefined) {
+      if (!this._rtc) this._rtc = new RTCHost((ev, transfer) => this._worker.postMessage({ rtc: ev }, transfer || []));
+      this._rtc.handle(m.rtc);
+      return;
+    }
     if (m && m.event !== undefined) {
       if (m.event === "fatal") this._fail(new TwisterError("worker", String(m.data)));
       for (const fn of this._handlers.get(m.event) || []) {
@@ -97,10 +106,12 @@ export class Twister {
 
   /** Ends the worker; pending calls reject. */
   terminate() {
+    if (this._rtc) this._rtc.closeAll();
     this._worker.terminate();
     this._fail(new TwisterError("terminate", "terminated"));
   }
 
+  /** Compatibility: logs in with a raw secret held in worker memory; prefer unlock. */
   login(user, secret) { return this._call("login", { user, secret }); }
   logout() { return this._call("logout"); }
   follow(user) { return this._call("follow", { user }); }
@@ -124,6 +135,170 @@ export class Twister {
   status() { return this._call("status"); }
   /** Diagnostic: re-verifies every held post; {ok, failed, ms}. */
   reverify() { return this._call("reverify"); }
+
+  // Accounts: keys encrypted under a passphrase in the worker's key store
+  // (IndexedDB "twister-keys", or start's `keystore` option). Keys are
+  // only decrypted inside the worker; only exportKey returns one.
+
+  /** [{user, pubKey, created, kdf: {logn, r, p}, error?}] */
+  accounts() { return this._call("accounts"); }
+  /** New random key stored under passphrase: {user, secret, pubKey}; show secret once (back-up). */
+  createAccount(user, passphrase) { return this._call("createAccount", { user, passphrase }); }
+  /** Stores a 52-character secret (twisterd's dumpprivkey) under passphrase: {user, pubKey}. */
+  importKey(user, secret, passphrase) { return this._call("importKey", { user, secret, passphrase }); }
+  /** The secret (for importprivkey or another device), after checking passphrase. */
+  exportKey(user, passphrase) { return this._call("exportKey", { user, passphrase }); }
+  /** Decrypts the key in the worker and logs in with it: {user, pubKey, ms}. */
+  unlock(user, passphrase) { return this._call("unlock", { user, passphrase }); }
+  /** Logs out and wipes every unlocked key from the worker's memory. */
+  lock() { return this._call("lock"); }
+  changePassphrase(user, oldPassphrase, newPassphrase) {
+    return this._call("changePassphrase", { user, oldPassphrase, newPassphrase });
+  }
+  /** Deletes the stored key (lost unless exported). */
+  deleteAccount(user) { return this._call("deleteAccount", { user }); }
+  /**
+   * Registers the account `user` on the chain: name check, proof of work
+   * in the worker, sendTx through the bridge, confirmation from verified
+   * headers and proofs. onProgress({user, tried, rate, elapsedMs, expected,
+   * done}) about every 250 ms; onStatus({user, status: "grinding" | "sent"
+   * | "confirmed", txid, height, tip}). Resolves with {user, pubKey, txid,
+   * nonce, tried, grindMs, height, tip}. `bits` (a harder target) and
+   * `pollMs` are for tests.
+   */
+  register(user, { onProgress, onStatus, bits, pollMs } = {}) {
+    const offs = [];
+    if (onProgress) offs.push(this.on("registerProgress", (d) => { if (d.user === user) onProgress(d); }));
+    if (onStatus) offs.push(this.on("registerStatus", (d) => { if (d.user === user) onStatus(d); }));
+    return this._call("register", { user, bits, pollMs }).finally(() => offs.forEach((off) => off()));
+  }
+  /** Stops a running registration (its promise rejects); true if one was running. */
+  cancelRegister(user) { return this._call("cancelRegister", { user }); }
+  /** Diagnostic: registration proof-of-work speed, {hashes, ms, rate, mainnetMedianSeconds}. */
+  benchmarkPoW(hashes = 0) { return this._call("benchmarkPoW", { hashes }); }
+}
+
+// RTCHost holds the RTCPeerConnections of the node in the worker (workers
+// have none): the node sends commands ({op: "pc" | "dc" | "offer" |
+// "answer" | "setAnswer" | "cand" | "send" | "threshold" | "dcclose" |
+// "close", ...}) and gets events back ({ev: "reply" | "cand" | "state" |
+// "dc" | "open" | "close" | "msg" | "ack", ...}); data travels as
+// transferred ArrayBuffers. The protocol is internal (webnode/rtc_js.go).
+class RTCHost {
+  constructor(emit) {
+    this.emit = emit;
+    this.pcs = new Map();
+    this.dcs = new Map(); // id -> {ch, pc}
+    this.nextDC = -1; // channels the remote opened get ids below 0
+  }
+
+  handle(m) {
+    try {
+      this._handle(m);
+    } catch (err) {
+      if (m.req !== undefined) this.emit({ ev: "reply", req: m.req, error: String(err && err.message || err) });
+      else console.warn("twister webrtc:", m.op, err);
+    }
+  }
+
+  _handle(m) {
+    const pc = this.pcs.get(m.pc);
+    switch (m.op) {
+      case "pc": {
+        const servers = m.iceServers && m.iceServers.length ? [{ urls: m.iceServers }] : [];
+        const p = new RTCPeerConnection({ iceServers: servers });
+        this.pcs.set(m.pc, p);
+        p.onicecandidate = (e) =>
+          this.emit({ ev: "cand", pc: m.pc, cand: e.candidate ? JSON.stringify(e.candidate.toJSON()) : null });
+        p.onconnectionstatechange = () => this.emit({ ev: "state", pc: m.pc, state: p.connectionState });
+        p.ondatachannel = (e) => {
+          const id = this.nextDC--;
+          this._wire(id, e.channel, m.pc);
+          this.emit({ ev: "dc", pc: m.pc, dc: id, open: e.channel.readyState === "open" });
+        };
+        return;
+      }
+      case "dc":
+        if (!pc) return this.emit({ ev: "close", dc: m.dc });
+        this._wire(m.dc, pc.createDataChannel(m.label, { ordered: true }), m.pc);
+        return;
+      case "offer":
+      case "answer":
+      case "setAnswer":
+        this._describe(pc, m).then(
+          (sdp) => this.emit({ ev: "reply", req: m.req, sdp }),
+          (err) => this.emit({ ev: "reply", req: m.req, error: String(err && err.message || err) }),
+        );
+        return;
+      case "cand":
+        if (pc) pc.addIceCandidate(JSON.parse(m.cand)).catch((err) => console.debug("twister webrtc: candidate", err));
+        return;
+      case "send": {
+        const d = this.dcs.get(m.dc);
+        if (!d) return;
+        try {
+          d.ch.send(m.data);
+        } catch (err) {
+          d.ch.close();
+        }
+        this.emit({ ev: "ack", dc: m.dc, n: m.data.byteLength, buffered: d.ch.bufferedAmount });
+        return;
+      }
+      case "threshold": {
+        const d = this.dcs.get(m.dc);
+        if (d) d.ch.bufferedAmountLowThreshold = m.n;
+        return;
+      }
+      case "dcclose": {
+        const d = this.dcs.get(m.dc);
+        if (d) d.ch.close();
+        return;
+      }
+      case "close":
+        if (!pc) return;
+        this.pcs.delete(m.pc);
+        for (const [id, d] of this.dcs) if (d.pc === m.pc) this.dcs.delete(id);
+        pc.close();
+        return;
+    }
+  }
+
+  async _describe(pc, m) {
+    if (!pc) throw new Error("no such peer connection");
+    if (m.op === "offer") {
+      await pc.setLocalDescription(await pc.createOffer());
+      return pc.localDescription.sdp;
+    }
+    if (m.op === "answer") {
+      await pc.setRemoteDescription({ type: "offer", sdp: m.sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      return pc.localDescription.sdp;
+    }
+    await pc.setRemoteDescription({ type: "answer", sdp: m.sdp });
+    return "";
+  }
+
+  _wire(id, ch, pcID) {
+    ch.binaryType = "arraybuffer";
+    this.dcs.set(id, { ch, pc: pcID });
+    ch.onopen = () => this.emit({ ev: "open", dc: id });
+    ch.onclose = () => {
+      this.dcs.delete(id);
+      this.emit({ ev: "close", dc: id });
+    };
+    ch.onmessage = (e) => {
+      let d = e.data;
+      if (typeof d === "string") d = new TextEncoder().encode(d).buffer;
+      this.emit({ ev: "msg", dc: id, data: d }, [d]);
+    };
+    ch.onbufferedamountlow = () => this.emit({ ev: "ack", dc: id, n: 0, buffered: ch.bufferedAmount });
+  }
+
+  closeAll() {
+    for (const pc of this.pcs.values()) pc.close();
+    this.pcs.clear();
+    this.dcs.clear();
+  }
 }
 
 export default Twister;

@@ -18,6 +18,10 @@ let ready = false;
 const queue = [];
 
 self.__twisterPost = (json) => self.postMessage(JSON.parse(json));
+// WebRTC: workers have no RTCPeerConnection, so the page (twister.js)
+// holds them; the node sends it commands and gets events back, both as
+// {rtc: ...} messages (see webnode/rtc_js.go).
+self.__twisterRTC = (cmd, transfer) => self.postMessage({ rtc: cmd }, transfer || []);
 self.__twisterReady = () => {
   ready = true;
   self.postMessage({ event: "ready", data: null });
@@ -25,6 +29,10 @@ self.__twisterReady = () => {
 };
 
 self.onmessage = (e) => {
+  if (e.data && e.data.rtc !== undefined) {
+    if (self.__twisterRTCEvent) self.__twisterRTCEvent(e.data.rtc);
+    return;
+  }
   if (ready) self.__twisterCall(JSON.stringify(e.data));
   else queue.push(e.data);
 };

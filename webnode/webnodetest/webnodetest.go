@@ -27,6 +27,7 @@ import (
 	"github.com/gotwister/twister/keys"
 	"github.com/gotwister/twister/post"
 	"github.com/gotwister/twister/resource"
+	"github.com/gotwister/twister/signaling"
 	"github.com/gotwister/twister/swarm"
 )
 
@@ -65,7 +66,15 @@ type Net struct {
 	URL       string // ws://…/ws
 	HTTPAddr  string
 	SwarmAddr string // the bridge's swarm listener
-	base      string // "127.0.N."
+	// SignalURL is the WebRTC signaling server the bridge mounts at
+	// /signal (ws://…/signal).
+	SignalURL string
+	Signal    *signaling.Server
+	// BlockDials, when set, makes the bridge refuse every swarm dial a
+	// browser asks for, so that browsers cannot reach each other (or
+	// native peers) through it: only WebRTC is left between browsers.
+	BlockDials atomic.Bool
+	base       string // "127.0.N."
 }
 
 var netSeq atomic.Int32
@@ -129,9 +138,21 @@ func New(t testing.TB, users ...string) *Net {
 		t.Fatal(err)
 	}
 	tn.SwarmAddr = sl.Addr().String()
+	sig, err := signaling.NewServer(signaling.Config{OriginPatterns: []string{"127.0.0.1:*"}, Logger: Logger("signaling"),
+		MessagesPerSecond: 200, Burst: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.Signal = sig
+	policy := func(ap netip.AddrPort) error {
+		if tn.BlockDials.Load() {
+			return fmt.Errorf("dials are blocked in this test")
+		}
+		return bridge.PermissiveDialPolicy(ap)
+	}
 	srv, err := bridge.New(bridge.Config{
-		DHT: bridge.FromDHT(tn.DHTs[0]), Chain: bridge.FromChain(c, nil), SwarmListener: sl,
-		DialPolicy: bridge.PermissiveDialPolicy, AnnounceInterval: time.Hour,
+		DHT: bridge.FromDHT(tn.DHTs[0]), Chain: bridge.FromChain(c, nil), SwarmListener: sl, Signal: sig,
+		DialPolicy: policy, AnnounceInterval: time.Hour,
 		AllowedOrigins: []string{"127.0.0.1:*"}, Logger: Logger("bridge"),
 		Limits: bridge.Limits{RequestsPerSecond: 500, Burst: 1000},
 	})
@@ -144,14 +165,58 @@ func New(t testing.TB, users ...string) *Net {
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(hl)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
+	t.Cleanup(func() { hs.Close(); srv.Close(); sig.Close() })
 	tn.Bridge = srv
 	tn.HTTPAddr = hl.Addr().String()
 	tn.URL = "ws://" + tn.HTTPAddr + bridge.WSPath
+	tn.SignalURL = "ws://" + tn.HTTPAddr + "/signal"
 	return tn
 }
 
 func (tn *Net) ip(i int) string { return tn.base + fmt.Sprint(i) }
+
+// Bridge2 is an additional bridge of the network (same chain, its own DHT
+// node and swarm listener) that a test can kill.
+type Bridge2 struct {
+	Server *bridge.Server
+	URL    string // ws://…/ws
+	hs     *http.Server
+}
+
+// AddBridge starts another bridge over DHT node dhtIdx with its swarm
+// listener on tn.ip(ipIdx). Browsers may dial anything through it.
+func (tn *Net) AddBridge(dhtIdx, ipIdx int) *Bridge2 {
+	t := tn.T
+	t.Helper()
+	sl, err := net.Listen("tcp", tn.ip(ipIdx)+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := bridge.New(bridge.Config{
+		DHT: bridge.FromDHT(tn.DHTs[dhtIdx]), Chain: bridge.FromChain(tn.Chain, nil), SwarmListener: sl,
+		DialPolicy: bridge.PermissiveDialPolicy, AnnounceInterval: time.Hour,
+		AllowedOrigins: []string{"127.0.0.1:*"}, Logger: Logger(fmt.Sprintf("bridge%d", ipIdx)),
+		Limits: bridge.Limits{RequestsPerSecond: 500, Burst: 1000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Bridge2{Server: srv, URL: "ws://" + hl.Addr().String() + bridge.WSPath,
+		hs: &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}}
+	go b.hs.Serve(hl)
+	t.Cleanup(b.Kill)
+	return b
+}
+
+// Kill stops the bridge: its HTTP listener, every session and stream.
+func (b *Bridge2) Kill() {
+	b.hs.Close()
+	b.Server.Close()
+}
 
 func (tn *Net) Mine(n int) {
 	tn.T.Helper()

@@ -3,17 +3,10 @@
 package browsertest
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -24,53 +17,16 @@ import (
 	"github.com/gotwister/twister/webnode/webnodetest"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// repoRoot is the module root (three levels up from web/js/test).
-func repoRoot(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
-}
-
-// buildWasm compiles ./wasm for js/wasm into dir (GOFLAGS and the rest of
-// the environment are inherited).
-func buildWasm(t *testing.T, dir string) string {
-	t.Helper()
-	out := filepath.Join(dir, "twister.wasm")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(goBin, "build", "-ldflags=-s -w", "-o", out, "./wasm")
-	cmd.Dir = repoRoot(t)
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the wasm: %v\n%s", err, b)
-	}
-	return out
-}
-
-func gzipSize(b []byte) int {
-	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	w.Write(b)
-	w.Close()
-	return buf.Len()
-}
-
 // TestBrowserNode runs the browser node in headless Chromium against a
 // real regtest network on loopback: the page logs in, follows a native
 // user with 1,000 posts and shows them all verified; then it posts and the
 // native node receives the post; then the page is opened again (wasm
 // cached, posts in IndexedDB) and its timeline timed.
 func TestBrowserNode(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("headless Chromium test skipped: %s not found (apt-get install chromium)", chromiumPath)
+	needChromium(t)
+	if wasm, err := os.ReadFile(sharedWasm(t)); err == nil {
+		t.Logf("twister.wasm: %d bytes raw, %d bytes gzip -9", len(wasm), gzipSize(wasm))
 	}
-	dir := t.TempDir()
-	wasmFile := buildWasm(t, dir)
-	wasmBytes, err := os.ReadFile(wasmFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("twister.wasm: %d bytes raw, %d bytes gzip -9", len(wasmBytes), gzipSize(wasmBytes))
 
 	// The network: alice posts 1,000 times (post numbers up to 999 need
 	// the tip 490 blocks past her registration).
@@ -84,39 +40,14 @@ func TestBrowserNode(t *testing.T) {
 		}
 	}
 
-	// One origin serves the page, the worker, the wasm and the bridge.
-	mux := http.NewServeMux()
-	mux.Handle("/ws", tn.Bridge)
-	mux.HandleFunc("/twister.wasm", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=3600")
-		http.ServeFile(w, r, wasmFile)
-	})
-	mux.HandleFunc("/wasm_exec.js", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"))
-	})
-	mux.Handle("/", http.FileServer(http.Dir(filepath.Join(repoRoot(t), "web", "js"))))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-	origin := "http://" + ln.Addr().String()
-	bridgeURL := "ws://" + ln.Addr().String() + "/ws"
-
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	var console bytes.Buffer
-	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(func(f string, a ...any) { fmt.Fprintf(&console, f+"\n", a...) }))
-	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
+	origin := newSite(t)
+	bridgeURL := tn.URL
+	bctx := sharedBrowser(t)
+	// A tab of its own browser context: IndexedDB and the HTTP cache last
+	// across the navigations below, and nothing is shared with other tests.
+	tctx, cancelT := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	defer cancelT()
+	ctx, cancel := context.WithTimeout(tctx, 4*time.Minute)
 	defer cancel()
 
 	eval := func(expr string, out any) {
@@ -215,8 +146,5 @@ func TestBrowserNode(t *testing.T) {
 			t.Fatalf("reopened page rendered %v posts from the store", fc)
 		}
 		t.Logf("reopen %d (wasm cached, posts in IndexedDB): %v posts rendered %.0f ms after navigation", i+1, fc, fr)
-	}
-	if testing.Verbose() && console.Len() > 0 {
-		t.Logf("browser log:\n%s", console.String())
 	}
 }
