@@ -17,8 +17,8 @@ all: build
 build:
 	$(GO) build ./...
 
-# A local regtest network on 127.0.0.1 (see README).
-run: build
+# A local regtest network on 127.0.1.x with the web client (see README).
+run: wasm
 	$(GO) run ./cmd/devnet
 
 # What the tests need beyond Go: Node.js and npm (wasm tests, fake-indexeddb
@@ -42,11 +42,12 @@ test-wasm:
 	NODE_PATH="$(CURDIR)/web/js/node_modules" NODE_OPTIONS="--require fake-indexeddb/auto" \
 	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 10m $(WASM_PKGS)
 
-# The browser node's WebAssembly bundle.
+# The browser node's WebAssembly bundle, embedded by package web (js/).
 wasm:
 	mkdir -p web/dist
 	GOOS=js GOARCH=wasm $(GO) build -ldflags='-s -w' -o web/dist/twister.wasm ./wasm
-	cp "$(WASMEXEC)/wasm_exec.js" web/js/twister.js web/js/worker.js web/dist/
+	gzip -9 -k -f web/dist/twister.wasm
+	cp "$(WASMEXEC)/wasm_exec.js" web/dist/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...

@@ -2,9 +2,11 @@
 // on loopback, on the regtest chain, with no set-up. Two native nodes (each
 // a full twisterd, JSON-RPC included) on 127.0.1.1 and 127.0.1.2 share a
 // chain over P2P, a DHT over UDP and post swarms over TCP; they mine a block
-// whenever a registration waits; demo users register, follow each other and
-// post, so a newcomer who opens the printed addresses sees a working network.
-// Ctrl-C stops everything cleanly.
+// whenever a registration waits. A bridge on 127.0.1.9 (with its own copy
+// of the chain, a DHT node, the signaling server and the web client) lets
+// browsers in. Demo users register, follow each other and post, so a
+// newcomer who opens the printed address sees a working network. Ctrl-C
+// stops everything cleanly.
 package main
 
 import (
@@ -83,7 +85,17 @@ func run() error {
 		}
 		members = append(members, m.member)
 	}
+	host, port, _ := net.SplitHostPort(first)
+	pn, _ := strconv.Atoi(port)
+	br, err := startBridge(ctx, fmt.Sprintf("%s.%d", *base, 9), filepath.Join(root, "bridge"), first,
+		net.JoinHostPort(host, strconv.Itoa(pn+node.LibtorrentPortOffset)), logOut)
+	if err != nil {
+		return fmt.Errorf("starting the bridge: %w", err)
+	}
+	defer br.Close()
 	fmt.Println("twister devnet (regtest) is running:")
+	fmt.Printf("  web client   %sapp/?network=regtest&bridge=%s\n", br.url, br.wsURL)
+	fmt.Printf("  bridge       %s  (signaling at /signal, health at /healthz, metrics at /metrics)\n", br.wsURL)
 	for _, m := range members {
 		fmt.Printf("  %s  JSON-RPC %s  (user %q, password %q; twisterd-compatible)\n", m.name, m.rpcURL, "user", "pass")
 	}
