@@ -58,20 +58,17 @@ func (n *Node) openNetworks() error {
 		return err
 	}
 	n.net.tracked = map[resource.Target]string{}
-	n.net.Index, err = timeline.Open(filepath.Join(dir, "index.db"), timeline.Options{
-		Logger:         n.log,
-		KeyRing:        keyRing{n},
-		OnGroupInvite:  n.onGroupInvite,
-		OnGroupMembers: n.onGroupMembers,
-		Usernames: func(yield func(string) bool) {
-			for _, u := range n.Chain.ListUsernames("", 1<<20) {
-				if !yield(u) {
-					return
-				}
-			}
-		},
-		Profiles: n.cachedProfiles,
-	})
+	// The index is derived data: every post is also in the post store
+	// (fsynced before it is announced) and reindex() adds at start what the
+	// index lacks, so the index skips its own fsync (one per post saved).
+	// A corrupt index (power loss without fsync) is rebuilt from scratch.
+	indexPath := filepath.Join(dir, "index.db")
+	n.net.Index, err = timeline.Open(indexPath, n.indexOptions())
+	if err != nil {
+		n.log.Warn("the post index cannot be opened; rebuilding it", "err", err)
+		os.Remove(indexPath)
+		n.net.Index, err = timeline.Open(indexPath, n.indexOptions())
+	}
 	if err != nil {
 		return fmt.Errorf("cannot open the post index: %w", err)
 	}
@@ -453,3 +450,21 @@ func (f *followStore) followedByAnyoneElse(local, user string) bool {
 // LastHave is the number of the newest post of user this node holds (−1
 // when none), the k a new post of a local user should follow.
 func (n *Node) LastHave(user string) int64 { return n.net.Swarm.LastHave(user) }
+
+func (n *Node) indexOptions() timeline.Options {
+	return timeline.Options{
+		Logger:         n.log,
+		KeyRing:        keyRing{n},
+		OnGroupInvite:  n.onGroupInvite,
+		OnGroupMembers: n.onGroupMembers,
+		Usernames: func(yield func(string) bool) {
+			for _, u := range n.Chain.ListUsernames("", 1<<20) {
+				if !yield(u) {
+					return
+				}
+			}
+		},
+		Profiles: n.cachedProfiles,
+		NoSync:   true,
+	}
+}

@@ -318,11 +318,20 @@ func (n *Node) registerGroupMethods() {
 				return nil, walletErr(err)
 			}
 			invite := dm.GroupInvite{Desc: g.Description, Key: gk.Secret()}.Encode()
-			for _, m := range members {
-				pub, err := n.recipientKey(m)
-				if err != nil {
+			// Check every member and every post number before posting
+			// anything, so a refused call leaves nothing half done.
+			pubs := make([]keys.PubKey, len(members))
+			for i, m := range members {
+				if pubs[i], err = n.recipientKey(m); err != nil {
 					return nil, err
 				}
+			}
+			for i := int64(1); i <= int64(len(members)); i++ {
+				if err := n.checkNewK(user, k+i); err != nil {
+					return nil, err
+				}
+			}
+			for _, pub := range pubs {
 				if err := n.sealedPost(key, user, k, pub, invite); err != nil {
 					return nil, err
 				}

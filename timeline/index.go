@@ -125,8 +125,10 @@ type Options struct {
 	// Rand returns a number in [0, 1) for the promoted-message choice
 	// (default math/rand/v2).
 	Rand func() float64
-	// NoSync skips fsync on commits (tests and benchmarks only: a crash
-	// may then lose recent writes).
+	// NoSync skips fsync on commits: a crash of the machine may then lose
+	// recent writes or damage the file, so use it only when the index can
+	// be rebuilt from the posts (the native node re-adds missing posts at
+	// start and rebuilds an index it cannot open).
 	NoSync bool
 }
 
