@@ -78,6 +78,14 @@
 //	    A serialized registration or key replacement, checked and
 //	    relayed into the P2P network.
 //	tip       {}                   → {height, hash: 32 bytes}
+//	promoted  {from?, count?}      → {blocks:[{h, tx, br}…], tip}
+//	    The promoted ("spam") messages of up to count (default 10, at
+//	    most 50) best-chain blocks going down from height from (default:
+//	    the tip): each block's height h, its coinbase transaction tx
+//	    (serialized) and br, the merkle branch (32-byte hashes, leaf level
+//	    first) linking the coinbase's id to the header's merkle root, so
+//	    the browser checks it against headers it verified. "unavailable"
+//	    without a chain that keeps blocks.
 //
 // Notices:
 //

@@ -215,6 +215,8 @@ func (ss *session) request(m *wire.Msg) {
 		ss.opUnserve(m, a)
 	case wire.OpHeaders, wire.OpProveUser, wire.OpTip, wire.OpSendTx:
 		ss.opChain(m, a)
+	case wire.OpPromoted:
+		ss.opPromoted(m, a) // promoted.go
 	default:
 		ss.fail(m, wire.CodeUnknownOp, fmt.Sprintf("unknown operation %q", m.Op))
 	}

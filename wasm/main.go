@@ -141,6 +141,11 @@ func dispatch(method string, raw json.RawMessage) (any, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// Other users' data, conversations, group chats, promoted posts
+	// (social.go).
+	if res, ok, err := socialMethod(ctx, n, method, raw); ok {
+		return res, err
+	}
 	switch method {
 	case "login":
 		p, err := params[struct{ User, Secret string }](raw)

@@ -60,6 +60,7 @@ func (n *Node) Login(ctx context.Context, s Signer) error {
 	if n.rtc != nil {
 		n.rtc.addRoom(user)
 	}
+	n.groupsLogin() // load the user's group chats, join their members' swarms (groups.go)
 	return nil
 }
 
@@ -80,6 +81,7 @@ func (n *Node) Logout() {
 	n.signer = nil
 	n.dms, n.notForMe = map[string]*DMView{}, map[string]bool{}
 	n.mu.Unlock()
+	n.groups.reset() // wipes the group keys from memory (groups.go)
 }
 
 // User returns the logged-in user, or "".

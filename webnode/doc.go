@@ -15,7 +15,11 @@
 // On top it offers what a twister client needs: follow and unfollow
 // (persisted), a merged timeline, posting, replies, retwists, favourites and
 // direct messages (signed locally by a Signer, put into the DHT resources as
-// twisterd does), profiles, mentions, hashtags and a connection status.
+// twisterd does), profiles, mentions, hashtags and a connection status,
+// plus other users' following lists and posts read from the DHT, the DM
+// conversations, twisterd's group chats (groups.go) and the promoted
+// messages of block coinbases checked against the verified headers
+// (promoted.go).
 // Users' keys live encrypted in a keystore.Store: Unlock logs in with a
 // keystore.Session, and Register registers a new name from the browser
 // (name check, proof of work, sendTx through the bridge, confirmation from

@@ -53,11 +53,14 @@ const (
 	OpProveUser = "proveUser"
 	OpSendTx    = "sendTx"
 	OpTip       = "tip"
+	// OpPromoted returns blocks' coinbases (promoted messages) with merkle
+	// branches to their headers (promoted.go).
+	OpPromoted = "promoted"
 )
 
 // Ops lists every operation, in the order of the protocol document.
 var Ops = []string{OpHello, OpPing, OpGetData, OpPutData, OpAnnounce, OpGetPeers, OpOpen, OpServe,
-	OpUnserve, OpHeaders, OpProveUser, OpSendTx, OpTip}
+	OpUnserve, OpHeaders, OpProveUser, OpSendTx, OpTip, OpPromoted}
 
 // Notices (either direction unless noted).
 const (

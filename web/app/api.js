@@ -38,7 +38,14 @@ export const OPTIONAL = {
   promoted: "promotedPosts", // promoted ("spam") posts, shown at most once every 8 hours
   userFollowing: "userFollowing", // another user's following<n> list (who to follow)
   userPosts: "userPosts", // recent posts of a user one does not follow
-  conversations: "conversations", // DM partners
+  conversations: "conversations", // DM partners: [{user, last: DMView}], newest first
+  // Group chats (../js/README.md): no view uses them yet.
+  createGroup: "createGroup", // {description} → alias
+  groups: "groups", // → [{alias, description, members}]
+  groupInvite: "groupInvite", // {alias, members}
+  groupMessage: "groupMessage", // {alias, text} → DMView
+  groupMessages: "groupMessages", // {alias} → DMView[]
+  leaveGroup: "leaveGroup", // {alias}
 };
 
 const unknownMethod = /unknown method/i;

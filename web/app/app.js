@@ -1134,7 +1134,7 @@ async function viewTag(tag) {
 
 async function conversations() {
   const fromAPI = await app.api.optional("conversations").catch(() => null);
-  const users = new Set([...(fromAPI || []), ...partners.all(app.me), ...app.following]);
+  const users = new Set([...(fromAPI || []).map((c) => (typeof c === "string" ? c : c.user)), ...partners.all(app.me), ...app.following]);
   users.delete(app.me);
   const out = [];
   await Promise.all([...users].map(async (u) => {

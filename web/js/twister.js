@@ -91,7 +91,7 @@ export class Twister {
     });
   }
 
-  /** Subscribes fn to an event: "newPost", "dm", "connection", "height", "ready", "fatal". */
+  /** Subscribes fn to an event: "newPost", "dm", "groupMessage", "connection", "height", "ready", "fatal". */
   on(event, fn) {
     if (!this._handlers.has(event)) this._handlers.set(event, []);
     this._handlers.get(event).push(fn);
@@ -135,6 +135,32 @@ export class Twister {
   status() { return this._call("status"); }
   /** Diagnostic: re-verifies every held post; {ok, failed, ms}. */
   reverify() { return this._call("reverify"); }
+
+  // Other users, conversations, promoted posts (README.md).
+
+  /** user's public following list (DHT following1, 2, …), each page verified: string[]. */
+  userFollowing(user) { return this._call("userFollowing", { user }); }
+  /** Recent posts of a user one need not follow (status, then lastk), verified: PostView[]. */
+  userPosts(user, { count, maxId } = {}) { return this._call("userPosts", { user, count, maxId }); }
+  /** DM partners from the held DMs, newest first: [{user, last: DMView}]. */
+  conversations() { return this._call("conversations"); }
+  /** Promoted messages of recent blocks, checked against verified headers: PostView[] (kind "promoted"). */
+  promotedPosts({ from, count } = {}) { return this._call("promotedPosts", { from, count }); }
+
+  // Group chats (twisterd's design; README.md).
+
+  /** Creates a group (a new key pair); resolves with its alias "*xxxxxxxx". */
+  createGroup(description) { return this._call("createGroup", { description }); }
+  /** [{alias, description, members}] of the logged-in user. */
+  groups() { return this._call("groups"); }
+  /** Invites members (sends the group key to each); resolves with the group. */
+  groupInvite(alias, members) { return this._call("groupInvite", { alias, members }); }
+  /** Sends text to the group: DMView. */
+  groupMessage(alias, text) { return this._call("groupMessage", { alias, text }); }
+  /** The group's messages held, oldest first: DMView[]. */
+  groupMessages(alias) { return this._call("groupMessages", { alias }); }
+  /** Leaves the group (forgets its key; nothing is sent). */
+  leaveGroup(alias) { return this._call("leaveGroup", { alias }); }
 
   // Accounts: keys encrypted under a passphrase in the worker's key store
   // (IndexedDB "twister-keys", or start's `keystore` option). Keys are

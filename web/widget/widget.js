@@ -37,27 +37,14 @@
       var u = new URL("worker.js", base);
       worker = new Worker(u.href);
     } else {
-      // A worker must come from the page's origin: a small blob worker
-      // loads Go's wasm_exec.js and the node from the twister origin
-      // (which allows it: Access-Control-Allow-Origin) and relays
-      // messages exactly as js/worker.js does.
-      var src = [
-        '"use strict";',
-        "var ready = false, queue = [];",
-        "self.__twisterPost = function (json) { self.postMessage(JSON.parse(json)); };",
-        "self.__twisterReady = function () { ready = true; self.postMessage({ event: 'ready', data: null });",
-        "  queue.splice(0).forEach(function (m) { self.__twisterCall(JSON.stringify(m)); }); };",
-        "self.onmessage = function (e) { if (ready) self.__twisterCall(JSON.stringify(e.data)); else queue.push(e.data); };",
-        "importScripts(" + JSON.stringify(exec) + ");",
-        "(async function () {",
-        "  var go = new Go(), r;",
-        "  try { r = await WebAssembly.instantiateStreaming(fetch(" + JSON.stringify(wasm) + "), go.importObject); }",
-        "  catch (e) { var buf = await (await fetch(" + JSON.stringify(wasm) + ")).arrayBuffer(); r = await WebAssembly.instantiate(buf, go.importObject); }",
-        "  await go.run(r.instance);",
-        "  self.postMessage({ event: 'fatal', data: 'the Go program exited' });",
-        "})().catch(function (err) { self.postMessage({ event: 'fatal', data: String(err && err.stack || err) }); });",
-      ].join("\n");
+      // A worker must come from the page's origin: a one-line blob worker
+      // imports js/worker.js from the twister origin (which allows it:
+      // Access-Control-Allow-Origin), and a {config} message tells it
+      // where wasm_exec.js and the node are, since a blob: worker has no
+      // address to find them from.
+      var src = "importScripts(" + JSON.stringify(new URL("worker.js", base).href) + ");";
       worker = new Worker(URL.createObjectURL(new Blob([src], { type: "text/javascript" })));
+      worker.postMessage({ config: { wasmURL: wasm, wasmExecURL: exec } });
     }
     worker.onmessage = function (e) { self.receive(e.data); };
     worker.onerror = function (e) { self.fail(e.message || "the twister worker failed to load"); };
