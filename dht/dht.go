@@ -484,6 +484,11 @@ func newIPLimiter(lim Limits) *ipLimiter {
 // flood counts a packet from ip and tells whether ip is banned.
 func (l *ipLimiter) flood(ip netip.Addr, now time.Time) bool {
 	l.sweep(now)
+	// Loopback and private peers are our own hosts (a local network, a
+	// bridge beside its node): a busy poster there must not be cut off.
+	if IsLocalAddr(ip) {
+		return false
+	}
 	f, ok := l.flood_[ip]
 	if !ok {
 		f = &floodState{start: now}

@@ -37,6 +37,8 @@ type childSpec struct {
 	// MaxK; then it prints "done" and waits to be killed.
 	PostAs string
 	MaxK   int64
+	// Pprof, when set, is an address to serve net/http/pprof on.
+	Pprof string
 }
 
 // TestNodeChild is the body of the child processes of the crash and memory
@@ -64,6 +66,9 @@ func TestNodeChild(t *testing.T) {
 	if err := n.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(3)
+	}
+	if spec.Pprof != "" {
+		go http.ListenAndServe(spec.Pprof, nil) // net/http/pprof's handlers (rss_test.go)
 	}
 	fmt.Printf("ready %s\n", n.RPCAddr())
 	if spec.PostAs != "" {

@@ -64,7 +64,7 @@ func TestTwoNodesEndToEnd(t *testing.T) {
 	a.must("newpostmsg", "alice", 4, "hey @bob, welcome #twister")
 	start := time.Now()
 	waitFor(t, 5*time.Second, "all of alice's posts at B", func() bool {
-		return decode[map[string]int64](t, b.must("getlasthave", "bob"))["alice"] == 4
+		return decode[map[string]int64](t, b.must("getnumpieces", "bob"))["alice"] == 4
 	})
 	t.Logf("three more posts reached the follower in %v", time.Since(start))
 	ps := decode[[]map[string]any](t, b.must("getposts", 10, []map[string]any{{"username": "alice"}}))

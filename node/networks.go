@@ -95,7 +95,10 @@ func (n *Node) openNetworks() error {
 		Peers:           peerSource{n},
 		AnnouncePort:    n.cfg.DHTPort(),
 		DHTPort:         uint16(n.cfg.DHTPort()),
-		Logger:          n.log.With("sub", "swarm"),
+		// One connection per followed user and peer: twisterd's 800 would
+		// stop a node following more than 800 users with one peer each.
+		Limits: swarm.Limits{MaxConnections: 4000},
+		Logger: n.log.With("sub", "swarm"),
 	})
 	if err != nil {
 		return fmt.Errorf("cannot start the swarms: %w", err)

@@ -231,6 +231,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	// A result that is already JSON (cached posts) is written as is:
+	// json.Marshal would re-validate and compact every byte of it.
+	if r, ok := v.(response); ok && r.Error == nil {
+		if b, ok := rawResult(r); ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			w.Write(b)
+			return
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
@@ -322,4 +332,44 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 func htmlEscape(s string) string {
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "'", "&#39;", `"`, "&quot;")
 	return r.Replace(s)
+}
+
+// rawResult encodes a response whose result is json.RawMessage or
+// []json.RawMessage without re-encoding the raw parts.
+func rawResult(r response) ([]byte, bool) {
+	var parts []json.RawMessage
+	switch x := r.Result.(type) {
+	case json.RawMessage:
+		parts = []json.RawMessage{x}
+	case []json.RawMessage:
+		parts = x
+	default:
+		return nil, false
+	}
+	id := r.ID
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	n := 64 + len(id)
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"result":`...)
+	if _, single := r.Result.(json.RawMessage); single {
+		b = append(b, parts[0]...)
+	} else {
+		b = append(b, '[')
+		for i, p := range parts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, p...)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"error":null,"id":`...)
+	b = append(b, id...)
+	b = append(b, "}\n"...)
+	return b, true
 }

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,9 @@ func newTestServer(t *testing.T) (*httptest.Server, *Server) {
 			}
 			return "h", nil
 		}})
+	s.Register("raw", Method{MaxParams: 0, Handler: func(ctx context.Context, p Params) (any, error) {
+		return []json.RawMessage{json.RawMessage(`{"a":1}`), json.RawMessage(`[2]`)}, nil
+	}})
 	s.Register("boom", Method{MaxParams: -1, Handler: func(ctx context.Context, p Params) (any, error) { panic("x") }})
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
@@ -62,6 +66,7 @@ func TestHTTPBehaviour(t *testing.T) {
 		{"u", "p", `{"id":1,"method":"getblockhash","params":["x"]}`, 500, `{"result":null,"error":{"code":-1,"message":"value is type str, expected int"},"id":1}` + "\n"},
 		{"u", "p", `{"id":1,"method":"getblockhash","params":[99]}`, 500, `{"result":null,"error":{"code":-1,"message":"Block number out of range."},"id":1}` + "\n"},
 		{"u", "p", `{"id":1,"method":"getblockcount","params":[1]}`, 500, `{"result":null,"error":{"code":-1,"message":"getblockcount\nReturns the number of blocks in the longest block chain."},"id":1}` + "\n"},
+		{"u", "p", `{"id":"r","method":"raw","params":[]}`, 200, `{"result":[{"a":1},[2]],"error":null,"id":"r"}` + "\n"},
 		{"u", "p", `{"id":1,"method":"boom","params":[]}`, 500, `{"result":null,"error":{"code":-32603,"message":"internal error: x"},"id":1}` + "\n"},
 		{"u", "wrong", `{"id":1,"method":"getblockcount"}`, 401, unauthorizedBody},
 		{"", "", `{"id":1,"method":"getblockcount"}`, 401, unauthorizedBody},

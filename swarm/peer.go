@@ -185,7 +185,7 @@ func (p *peer) writeLoop() {
 func (p *peer) readLoop() {
 	s := p.s
 	defer s.wg.Done()
-	br := bufio.NewReaderSize(p.conn, 32<<10)
+	br := bufio.NewReaderSize(p.conn, 4<<10) // pieces larger than this are read straight into place
 	for {
 		m, err := wire.ReadMessage(br, s.lim.Wire)
 		if err != nil {
