@@ -269,22 +269,38 @@ const progressEvery = 1 << 16
 // and stores it in tx.Nonce. progress (may be nil) is called every 65,536
 // tries with the number tried so far. It returns ctx.Err() when cancelled.
 func GrindRegistration(ctx context.Context, tx *Tx, bits uint32, progress func(tried uint64)) (uint32, error) {
+	return grindRegistration(ctx, tx, bits, progress, useRegGrinder)
+}
+
+// grindRegistration is GrindRegistration, with the specialised SHA256d of
+// regpow.go as a first filter when fast is set.
+func grindRegistration(ctx context.Context, tx *Tx, bits uint32, progress func(tried uint64), fast bool) (uint32, error) {
 	target := CompactToTarget(bits)
 	if target.Sign() <= 0 {
 		return 0, fmt.Errorf("consensus: tx bits %08x give a non-positive target", bits)
 	}
 	var tgt Hash
 	fillLE(tgt[:], target)
+	// Nonces whose top word exceeds the target's are rejected by the
+	// specialised SHA256d (regpow.go); the rest, and every nonce of a
+	// transaction it does not handle, by the full SHA256d.
+	tgtTop := binary.LittleEndian.Uint32(tgt[28:])
 	buf := tx.Bytes()
 	nonceAt := len(buf) - 4
+	var g *regGrinder
+	if fast {
+		g, fast = newRegGrinder(buf)
+	}
 	var tried uint64
 	for nonce := uint64(0); nonce <= 0xffffffff; nonce++ {
-		binary.LittleEndian.PutUint32(buf[nonceAt:], uint32(nonce))
-		h := sha256.Sum256(buf)
-		h = sha256.Sum256(h[:])
-		if lessLE(h, tgt) {
-			tx.Nonce = uint32(nonce)
-			return tx.Nonce, nil
+		if !fast || g.top(uint32(nonce)) <= tgtTop {
+			binary.LittleEndian.PutUint32(buf[nonceAt:], uint32(nonce))
+			h := sha256.Sum256(buf)
+			h = sha256.Sum256(h[:])
+			if lessLE(h, tgt) {
+				tx.Nonce = uint32(nonce)
+				return tx.Nonce, nil
+			}
 		}
 		tried++
 		if tried%progressEvery == 0 {
