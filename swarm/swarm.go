@@ -104,7 +104,7 @@ func New(cfg Config) (*Swarm, error) {
 		s.annPort = int(lnAddr.Port())
 	}
 	if s.cfg.Dialer == nil {
-		s.cfg.Dialer = TCPDialer{LocalAddr: lnAddr.Addr()}
+		s.cfg.Dialer = defaultDialer(lnAddr.Addr())
 	}
 	if s.lim.UploadRate > 0 {
 		s.upload = rate.NewLimiter(rate.Limit(s.lim.UploadRate), max(s.lim.UploadRate, wire.MaxPieceFrame+4))
