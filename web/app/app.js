@@ -67,6 +67,7 @@ async function startNode() {
   });
   api.on("newPost", onNewPost);
   api.on("dm", onDM);
+  api.on("groupMessage", onGroupMessage);
   api.on("fatal", (msg) => toast(`The node stopped: ${msg}. Reload the page to restart it; your drafts are kept.`, "error", 0));
   const st = await api.status();
   app.me = st.user || "";
@@ -256,6 +257,13 @@ function onDM(d) {
   if (!d.mine) notify(`Message from @${d.from}`, d.text, `#/messages/${d.from}`, d.id);
 }
 
+function onGroupMessage(g) {
+  if (!g || !g.alias || !g.message) return;
+  document.dispatchEvent(new CustomEvent("twister:group", { detail: g }));
+  const m = g.message;
+  if (!m.mine) notify(`@${m.from} in a group chat`, m.text, groupHash(g.alias), m.id);
+}
+
 function notify(title, body, hash, tag) {
   if (!settings.get().notifications || !("Notification" in window) || Notification.permission !== "granted") return;
   if (!document.hidden) return;
@@ -352,6 +360,7 @@ const routes = [
   [/^#\/tag\/([^/]+)$/, viewTag, "explore"],
   [/^#\/messages$/, viewMessages, "messages"],
   [/^#\/messages\/([a-z0-9_]{1,16})$/, viewConversation, "messages"],
+  [/^#\/group\/(\*[a-z0-9_]{1,40})$/, viewGroup, "messages"],
   [/^#\/explore(?:\?q=(.*))?$/, viewExplore, "explore"],
   [/^#\/network$/, viewNetwork, "network"],
   [/^#\/settings$/, viewSettings, "settings"],
@@ -1157,15 +1166,190 @@ async function viewMessages() {
     const u = to.value.trim().toLowerCase().replace(/^@/, "");
     if (USER_RE.test(u)) location.hash = `#/messages/${u}`;
   });
-  el.append(start, h("p.muted", "Messages are end-to-end encrypted to the recipient's key. You receive a user's messages from their swarm, so follow the people you talk to. Group chats are not supported by this browser node yet."));
+  el.append(start, newGroupForm(), h("p.muted", "Messages are end-to-end encrypted to the recipient's key. You receive a user's messages from their swarm, so follow the people you talk to. A group chat is a key shared with its members: everyone invited reads everything written in it."));
   const box = h("div");
-  el.append(box);
-  await loadInto(box, "Opening your messages…", conversations, (convs) => {
-    if (!convs.length) return h("p.empty", "No conversations yet.");
-    return h("ul.conversations", ...convs.map((c) => h("li", h("a", { href: `#/messages/${c.user}` },
-      avatar(c.user, "small"), h("span.conv", h("strong", displayName(c.user)), " ", h("span.handle", "@" + c.user),
-        h("span.preview", (c.last.mine ? "You: " : "") + c.last.text)), h("span.muted", timeAgo(c.last.time))))));
+  const groupBox = h("div");
+  el.append(h("div.msg-lists",
+    h("section.msg-list", { "aria-labelledby": "conv-h" }, h("h2#conv-h", "Conversations"), box),
+    h("section.msg-list", { "aria-labelledby": "groups-h" }, h("h2#groups-h", "Groups"), groupBox)));
+  const loadGroups = () => loadInto(groupBox, "Opening your groups…", groupList, renderGroups);
+  const onGroup = (e) => { if (!groupBox.querySelector(`a[href="${groupHash(e.detail.alias)}"]`)) loadGroups(); };
+  document.addEventListener("twister:group", onGroup);
+  onLeave(() => document.removeEventListener("twister:group", onGroup));
+  await Promise.all([
+    loadInto(box, "Opening your messages…", conversations, (convs) => {
+      if (!convs.length) return h("p.empty", "No conversations yet.");
+      return h("ul.conversations", ...convs.map((c) => h("li", h("a", { href: `#/messages/${c.user}` },
+        avatar(c.user, "small"), h("span.conv", h("strong", displayName(c.user)), " ", h("span.handle", "@" + c.user),
+          h("span.preview", (c.last.mine ? "You: " : "") + c.last.text)), h("span.muted", timeAgo(c.last.time))))));
+    }),
+    loadGroups(),
+  ]);
+}
+
+// ---------------------------------------------------------------------------
+// Group chats (twisterd's groups: a shared key, messages sealed to it)
+
+const GROUPS_MISSING = "Group chats need a newer version of the browser node (its worker has no group methods).";
+const groupHash = (alias) => `#/group/${encodeURIComponent(alias)}`;
+
+/** The user's groups, or null when the worker has no group chats. */
+async function groupList() {
+  const gs = await app.api.optional("groups");
+  if (gs === null) return null;
+  return (gs || []).map((g) => ({ ...g, members: g.members || [] }));
+}
+
+function renderGroups(gs) {
+  if (gs === null) return h("p.muted", GROUPS_MISSING);
+  if (!gs.length) return h("p.empty", "No group chats yet. Start one with “New group”, or ask a member to invite you.");
+  return h("ul.conversations.groups", ...gs.map((g) => h("li", h("a", { href: groupHash(g.alias), dataset: { alias: g.alias } },
+    groupAvatar(), h("span.conv", h("strong", g.description || g.alias), " ", h("span.handle", g.alias),
+      h("span.preview", memberSummary(g.members))), h("span.muted", `${g.members.length} member${g.members.length === 1 ? "" : "s"}`)))));
+}
+
+function groupAvatar() {
+  return h("span.avatar-box.small", h("span.avatar.initial.group-avatar", { "aria-hidden": "true" }, "#"));
+}
+
+function memberSummary(members) {
+  if (!members.length) return "No members yet";
+  const shown = members.slice(0, 6).map((m) => (m === app.me ? "you" : "@" + m));
+  return shown.join(", ") + (members.length > 6 ? ` and ${members.length - 6} more` : "");
+}
+
+/** Usernames typed in a field: "@a, b c" → ["a", "b", "c"]; throws on a bad one. */
+function parseUsers(text) {
+  const out = [];
+  for (const raw of text.split(/[\s,;]+/)) {
+    const u = raw.trim().replace(/^@/, "").toLowerCase();
+    if (!u) continue;
+    if (!USER_RE.test(u)) throw new Error(`“${raw}” is not a username: 1–16 of a–z, 0–9 and _.`);
+    if (!out.includes(u)) out.push(u);
+  }
+  if (!out.length) throw new Error("Type the usernames to invite, separated by spaces or commas.");
+  return out;
+}
+
+function newGroupForm() {
+  const desc = h("input#group-desc", { placeholder: "What the group is about", maxlength: 200, autocomplete: "off" });
+  const btn = h("button.primary", { type: "submit" }, "New group");
+  const err = h("p.error", { role: "alert" });
+  const form = h("form.card.new-group", { "aria-label": "New group chat" },
+    h("div.row", h("label", { for: "group-desc" }, "Group description"), desc, btn), err);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const d = desc.value.trim();
+    if (!d) { err.textContent = "Describe the group in a few words: its members see the description."; desc.focus(); return; }
+    let alias;
+    try {
+      alias = await busy(btn, async () => {
+        const a = await app.api.optional("createGroup", { description: d });
+        if (a === null) throw new Error(GROUPS_MISSING);
+        return a;
+      }, err);
+    } catch {
+      desc.focus();
+      return;
+    }
+    toast(`Group “${d}” created. Invite its members now.`);
+    location.hash = groupHash(alias);
   });
+  return form;
+}
+
+async function viewGroup(alias) {
+  const el = main();
+  const title = h("h1", alias);
+  el.append(title);
+  if (!app.me) { el.append(h("p", "Log in to read and write in group chats."), h("a.button.primary", { href: "#/login" }, "Log in")); return; }
+  const gs = await groupList();
+  if (gs === null) { el.append(h("p.notice.card", GROUPS_MISSING)); return; }
+  let group = gs.find((g) => g.alias === alias);
+  if (!group) {
+    el.append(h("p.notice.card", `You are not in the group ${alias} (or you left it). `, h("a", { href: "#/messages" }, "Back to messages")));
+    return;
+  }
+  title.textContent = group.description || alias;
+  const members = h("p.members");
+  const showMembers = () => {
+    members.replaceChildren(h("span.muted", `${group.alias} · ${group.members.length} member${group.members.length === 1 ? "" : "s"}: `),
+      ...group.members.flatMap((m, i) => [i ? ", " : "", h("a", { href: `#/user/${m}` }, m === app.me ? "you" : "@" + m)]));
+  };
+  showMembers();
+  el.append(members);
+
+  // Invite: usernames separated by spaces or commas.
+  const inv = h("input#group-invite", { placeholder: "alice, bob", autocapitalize: "off", spellcheck: false, autocomplete: "off" });
+  const invBtn = h("button", { type: "submit" }, "Invite");
+  const invErr = h("p.error", { role: "alert" });
+  const invite = h("form.row.group-invite", { "aria-label": "Invite members" },
+    h("label", { for: "group-invite" }, "Invite"), inv, invBtn);
+  invite.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    let users;
+    try {
+      users = parseUsers(inv.value);
+    } catch (err) {
+      invErr.textContent = err.message;
+      inv.focus();
+      return;
+    }
+    try {
+      const g = await busy(invBtn, () => app.api.optional("groupInvite", { alias, members: users }), invErr);
+      if (g && g.members) group = { ...group, ...g };
+      else group = { ...group, members: [...new Set([...group.members, ...users])] };
+      showMembers();
+      inv.value = "";
+      toast(`Invited ${users.map((u) => "@" + u).join(", ")}: they get the group's key in a direct message.`);
+    } catch {
+      inv.focus();
+    }
+  });
+
+  // Leave, after a confirmation.
+  const leaveBox = h("div.row.group-leave");
+  const askLeave = () => {
+    const yes = h("button.danger", { type: "button" }, "Leave");
+    const no = h("button", { type: "button", onclick: () => { leaveBox.replaceChildren(leaveBtn); leaveBtn.focus(); } }, "Cancel");
+    const leaveErr = h("p.error", { role: "alert" });
+    yes.addEventListener("click", async () => {
+      try {
+        await busy(yes, () => app.api.optional("leaveGroup", { alias }), leaveErr);
+        toast(`You left “${group.description || alias}”.`);
+        location.hash = "#/messages";
+      } catch { /* shown in leaveErr */ }
+    });
+    leaveBox.replaceChildren(h("div.confirm.card", { role: "alertdialog", "aria-label": "Leave the group?" },
+      h("p", `Leave “${group.description || alias}”? This device forgets the group's key and stops reading it; the others are not told and can still read what you wrote.`),
+      h("div.row", yes, no), leaveErr));
+    no.focus();
+  };
+  const leaveBtn = h("button.danger.small", { type: "button", onclick: askLeave }, "Leave group…");
+  leaveBox.append(leaveBtn);
+  el.append(h("div.group-tools", invite, invErr, leaveBox));
+
+  const list = h("ol.messages.group-messages", { "aria-live": "polite", "aria-label": "Messages" });
+  const listErr = h("div");
+  el.append(list, listErr);
+  const render = async () => {
+    const msgs = (await app.api.optional("groupMessages", { alias })) || [];
+    list.replaceChildren(...msgs.map((d) => h(`li.msg${d.mine ? ".mine" : ""}`, { dataset: { id: d.id, from: d.from } },
+      h("a.sender", { href: `#/user/${d.from}` }, d.mine ? "You" : displayName(d.from), d.mine ? null : h("span.handle", " @" + d.from)),
+      h("p", d.text), h("span.muted", { title: fullTime(d.time) }, timeAgo(d.time)))));
+    if (!msgs.length) list.append(h("li.empty", "No messages yet. Invite the members, then say hello!"));
+    listErr.replaceChildren();
+    list.lastElementChild && list.lastElementChild.scrollIntoView({ block: "nearest" });
+  };
+  const safeRender = () => render().catch((err) => listErr.replaceChildren(errorBox(err, safeRender)));
+  await safeRender();
+  el.append(composer({
+    key: "group:" + alias, label: `Message to the group ${group.description || alias}`, submit: "Send", placeholder: "Write to the group…", rows: 2, limit: 4000,
+    send: async (text) => { const d = await app.api.optional("groupMessage", { alias, text }); await safeRender(); return d; },
+  }));
+  const onGroup = (e) => { if (e.detail.alias === alias) safeRender(); };
+  document.addEventListener("twister:group", onGroup);
+  onLeave(() => document.removeEventListener("twister:group", onGroup));
 }
 
 async function viewConversation(user) {

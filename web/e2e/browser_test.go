@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -404,6 +405,7 @@ func TestWebUI(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	t.Run("group", func(t *testing.T) { b.t = t; testGroup(t, b, tn) })
 	t.Run("offline", func(t *testing.T) { b.t = t; testOffline(t, b, tn, site) })
 	t.Run("register", func(t *testing.T) { b.t = t; testRegister(t, b, tn) })
 	t.Run("widget", func(t *testing.T) { testWidget(t, tn, site, bridgeURL, dir) })
@@ -597,6 +599,121 @@ func testApp(t *testing.T, b *browser, tn *testNet, site *cuttable, bridgeURL, d
 		b.shot(s.name)
 	}
 	b.viewport(1280, 900, false)
+}
+
+// testGroup: webby creates a group chat in the browser and invites bob
+// (native node A, which follows webby, so the invitation DM reaches it);
+// node A registers the group, bob reads webby's group message, bob's
+// answer shows in the browser live, and webby leaves after confirming.
+func testGroup(t *testing.T, b *browser, tn *testNet) {
+	const desc = "e2e garden club"
+	b.route("#/messages")
+	b.wait("the group list", `document.querySelector("#main .msg-lists #groups-h") && !document.querySelector("#main .msg-list .loading")`, 30*time.Second)
+	// An empty description is refused with a message next to the field.
+	b.click("#main form.new-group button.primary", "New group")
+	b.wait("the empty description refused", `document.querySelector("#main form.new-group .error").textContent.includes("Describe the group")`, 10*time.Second)
+	b.typeInto("#group-desc", desc)
+	b.wait("the new group's page", `location.hash.startsWith("#/group/*") && document.querySelector("#main h1").textContent === `+fmt.Sprintf("%q", desc)+` && document.querySelector("#group-invite")`, 60*time.Second)
+	alias := b.str(`decodeURIComponent(location.hash.slice("#/group/".length))`)
+	t.Logf("group %s in the browser", alias)
+
+	// A bad username is refused before anything is sent.
+	b.typeInto("#group-invite", "Bob!")
+	b.wait("the bad username refused", `document.querySelector("#main .group-tools .error").textContent.includes("is not a username")`, 10*time.Second)
+	b.fill("#group-invite", "")
+	b.typeInto("#group-invite", "@bob")
+	b.wait("bob in the member list", `[...document.querySelectorAll("#main p.members a")].some(a => a.textContent === "@bob") && document.querySelector("#group-invite").value === ""`, 60*time.Second)
+
+	type groupInfo struct {
+		Alias       string
+		Description string
+		Members     []string
+	}
+	// Node A knows the group under an alias of its own (aliases are local).
+	var natAlias string
+	var lastSeen []groupInfo
+	defer func() {
+		if t.Failed() {
+			t.Logf("node A's groups: %+v", lastSeen)
+		}
+	}()
+	waitFor(t, 60*time.Second, "native node A to register the group with bob in it", func() bool {
+		lastSeen = nil
+		var list []string
+		raw, err := tn.A.call("listgroups")
+		if err != nil || json.Unmarshal(raw, &list) != nil {
+			return false
+		}
+		for _, a := range list {
+			raw, err := tn.A.call("getgroupinfo", a)
+			var g groupInfo
+			if err != nil || json.Unmarshal(raw, &g) != nil {
+				continue
+			}
+			lastSeen = append(lastSeen, g)
+			if g.Description == desc && slices.Contains(g.Members, "bob") && slices.Contains(g.Members, "webby") {
+				natAlias = a
+				return true
+			}
+		}
+		return false
+	})
+
+	// Browser → native bob.
+	b.typeInto("#main form.composer textarea", "hello garden club from chromium")
+	b.wait("own group message shown", `[...document.querySelectorAll("#main ol.group-messages li.msg.mine")].some(e => e.textContent.includes("hello garden club from chromium"))`, 60*time.Second)
+	groupTexts := func() []string {
+		raw, err := tn.A.call("getdirectmsgs", "bob", 50, []map[string]any{{"username": natAlias}})
+		if err != nil {
+			return nil
+		}
+		var got map[string][]struct{ Text, From string }
+		json.Unmarshal(raw, &got)
+		var out []string
+		for _, m := range got[natAlias] {
+			out = append(out, m.From+": "+m.Text)
+		}
+		return out
+	}
+	waitFor(t, 60*time.Second, "native bob to read webby's group message", func() bool {
+		return slices.Contains(groupTexts(), "webby: hello garden club from chromium")
+	})
+	t.Logf("group %s on node A: %v", natAlias, groupTexts())
+
+	// Native bob → the browser, shown live with bob as the sender. Times
+	// are in seconds (ties ordered by id): answer in the next second.
+	time.Sleep(time.Until(time.Unix(time.Now().Unix()+1, 0)))
+	tn.A.must("newdirectmsg", "bob", tn.A.Node.LastHave("bob")+1, natAlias, "bob says hi to the club")
+	b.wait("bob's group message in the browser", `[...document.querySelectorAll('#main ol.group-messages li.msg:not(.mine)[data-from="bob"]')].some(e => e.textContent.includes("bob says hi to the club") && e.querySelector(".sender"))`, 90*time.Second)
+	if order := b.str(`[...document.querySelectorAll("#main ol.group-messages li.msg p")].map(p => p.textContent).join("|")`); order != "hello garden club from chromium|bob says hi to the club" {
+		t.Errorf("group messages shown as %q, want webby's then bob's (oldest first)", order)
+	}
+	b.shot("desktop-19-group")
+
+	// The group is listed next to the conversations.
+	b.route("#/messages")
+	b.wait("the group in the list", fmt.Sprintf(`document.querySelector('#main ul.groups a[data-alias=%q]')`, alias), 30*time.Second)
+
+	// Phone width: nothing wider than the screen.
+	b.viewport(360, 740, true)
+	b.route("#/group/" + alias)
+	b.wait("the group's messages", `document.querySelector("#main ol.group-messages li.msg")`, 30*time.Second)
+	if w := b.str(`String(document.documentElement.scrollWidth)`); w != "360" {
+		t.Errorf("the group page at 360 px is %s px wide", w)
+	}
+	b.shot("phone-07-group")
+	b.viewport(1280, 900, false)
+
+	// Leave: asks first (Cancel keeps the group), then leaves.
+	b.click("#main .group-leave button.danger", "Leave group…")
+	b.click("#main .group-leave .confirm button", "Cancel")
+	b.wait("still in the group", `document.querySelector("#main .group-leave button.danger").textContent === "Leave group…"`, 10*time.Second)
+	b.click("#main .group-leave button.danger", "Leave group…")
+	b.click("#main .group-leave .confirm button.danger", "Leave")
+	b.wait("back on the messages page without the group", fmt.Sprintf(`location.hash === "#/messages" && document.querySelector("#main #groups-h") && !document.querySelector("#main .msg-list .loading") && !document.querySelector('#main ul.groups a[data-alias=%q]')`, alias), 30*time.Second)
+	if got := b.str(`twisterApi.call("groups").then(gs => gs.map(g => g.alias).join(","))`); strings.Contains(got, alias) {
+		t.Errorf("groups after leaving: %s", got)
+	}
 }
 
 // testOffline: with the network cut, a post goes to the outbox; the app
