@@ -178,15 +178,24 @@ func TestMempoolMiningAndReplacement(t *testing.T) {
 
 func TestMineBlockCancel(t *testing.T) {
 	// Mainnet's first block needs ~16k scrypt hashes: cancel long before.
+	// About 1 in 100 tries finds a block within 50 ms by luck: then the
+	// next block (same difficulty) is tried, so only cancellation counts.
 	c := openTest(t, "", consensus.Mainnet, newClock(1384394255+600))
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if _, err := c.MineBlock(ctx, "", nil, ""); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err %v", err)
-	}
-	if time.Since(start) > 2*time.Second {
-		t.Fatal("cancellation took too long")
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		start := time.Now()
+		_, err := c.MineBlock(ctx, "", nil, "")
+		cancel()
+		if err == nil && try < 5 {
+			continue
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v", err)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("cancellation took too long")
+		}
+		return
 	}
 }
 
