@@ -249,13 +249,16 @@ func TestWebRTCEndToEnd(t *testing.T) {
 				a.pc.ICEConnectionState(), b.pc.ICEConnectionState())
 		}
 	}
-	if a.sentCandidates.Load() == 0 || b.sentCandidates.Load() == 0 ||
-		a.gotCandidates.Load() == 0 || b.gotCandidates.Load() == 0 {
+	// Candidates trickled through the server. ICE may complete before
+	// one side has sent any (the other learns it peer-reflexively), so
+	// only the total is required.
+	if a.sentCandidates.Load()+b.sentCandidates.Load() == 0 ||
+		a.gotCandidates.Load()+b.gotCandidates.Load() == 0 {
 		t.Fatalf("candidates sent A %d B %d, received A %d B %d", a.sentCandidates.Load(),
 			b.sentCandidates.Load(), a.gotCandidates.Load(), b.gotCandidates.Load())
 	}
 	st := ts.Stats()
-	if st.Relayed < 4 {
+	if st.Relayed < 3 {
 		t.Fatalf("stats %+v", st)
 	}
 	t.Logf("connected over %s; candidates A→B %d, B→A %d; %d signals relayed",
