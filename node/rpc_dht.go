@@ -309,13 +309,9 @@ func (n *Node) registerGroupMethods() {
 			if err != nil {
 				return nil, err
 			}
-			g, ok := n.Wallet.Group(alias)
-			if !ok {
-				return nil, rpc.Errorf(rpc.CodeInternal, "unknown group alias")
-			}
-			gk, err := n.Wallet.Key(alias)
+			g, gk, err := n.groupKey(alias)
 			if err != nil {
-				return nil, walletErr(err)
+				return nil, err
 			}
 			invite := dm.GroupInvite{Desc: g.Description, Key: gk.Secret()}.Encode()
 			// Check every member and every post number before posting
@@ -361,13 +357,9 @@ func (n *Node) registerGroupMethods() {
 			if err != nil {
 				return nil, err
 			}
-			g, ok := n.Wallet.Group(alias)
-			if !ok {
-				return nil, rpc.Errorf(rpc.CodeInternal, "unknown group alias")
-			}
-			gk, err := n.Wallet.Key(alias)
+			g, gk, err := n.groupKey(alias)
 			if err != nil {
-				return nil, walletErr(err)
+				return nil, err
 			}
 			if err := n.sealedPost(key, user, k, gk.PubKey(), dm.GroupInvite{Desc: desc, Key: gk.Secret()}.Encode()); err != nil {
 				return nil, err
@@ -392,6 +384,20 @@ func (n *Node) registerGroupMethods() {
 			}
 			return nil, nil
 		})
+}
+
+// groupKey returns a group of the wallet and its key, with twisterd's error
+// for an unknown alias.
+func (n *Node) groupKey(alias string) (wallet.Entry, *keys.PrivateKey, error) {
+	g, ok := n.Wallet.Group(alias)
+	if !ok {
+		return wallet.Entry{}, nil, rpc.Errorf(rpc.CodeInternal, "unknown group alias")
+	}
+	k, err := n.Wallet.Key(alias)
+	if err != nil {
+		return wallet.Entry{}, nil, walletErr(err)
+	}
+	return g, k, nil
 }
 
 func (n *Node) sealedPost(key *keys.PrivateKey, user string, k int64, to keys.PubKey, plaintext []byte) error {
