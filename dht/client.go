@@ -480,16 +480,89 @@ func (d *DHT) publish(ctx context.Context, st *stored, checkConfirm bool) int {
 	} else {
 		spec.args = func() *krpc.Args { return &krpc.Args{Target: target, JustToken: krpc.Int(1)} }
 	}
-	res, _, _ := d.lookup(ctx, spec)
-	n := d.sendToTokenHolders(ctx, res, func(tok []byte) *krpc.Args {
+	mk := func(tok []byte) *krpc.Args {
 		return &krpc.Args{Token: tok, P: ptr(rawValue(st.rawP)), SigP: st.sigP, SigUser: []byte(st.sigUser)}
-	}, krpc.PutData)
+	}
+	n := 0
+	if !checkConfirm {
+		if held := d.recentHolders(it.tid); held != nil {
+			if n = d.sendToTokenHolders(ctx, held, mk, krpc.PutData); n == 0 {
+				d.forgetHolders(it.tid)
+			}
+		}
+	}
+	if n == 0 {
+		res, _, _ := d.lookup(ctx, spec)
+		n = d.sendToTokenHolders(ctx, res, mk, krpc.PutData)
+		if n > 0 && !checkConfirm {
+			d.keepHolders(it.tid, res)
+		}
+	}
 	if n > 0 {
 		d.mu.Lock()
 		st.published = true
 		d.mu.Unlock()
 	}
 	return n
+}
+
+// maxHeldTargets bounds the targets whose token holders are kept.
+const maxHeldTargets = 4096
+
+// recentHolders returns the token holders a put to target found within
+// Config.TokenReuse, or nil.
+func (d *DHT) recentHolders(target krpc.ID) []*cand {
+	if d.cfg.TokenReuse < 0 {
+		return nil
+	}
+	d.holdersMu.Lock()
+	defer d.holdersMu.Unlock()
+	h, ok := d.holders[target]
+	if !ok || time.Since(h.at) > d.cfg.TokenReuse {
+		return nil
+	}
+	return h.cands
+}
+
+// keepHolders remembers the token holders a put's lookup found.
+func (d *DHT) keepHolders(target krpc.ID, cands []*cand) {
+	if d.cfg.TokenReuse < 0 {
+		return
+	}
+	d.holdersMu.Lock()
+	defer d.holdersMu.Unlock()
+	if d.holders == nil {
+		d.holders = map[krpc.ID]heldTokens{}
+	}
+	if len(d.holders) >= maxHeldTargets {
+		now := time.Now()
+		for id, h := range d.holders {
+			if now.Sub(h.at) > d.cfg.TokenReuse {
+				delete(d.holders, id)
+			}
+		}
+		for id := range d.holders {
+			if len(d.holders) < maxHeldTargets {
+				break
+			}
+			delete(d.holders, id)
+		}
+	}
+	var slim []*cand // address and token only
+	for _, c := range cands {
+		if c.reply != nil && len(c.reply.Token) > 0 && len(slim) < d.cfg.K {
+			slim = append(slim, &cand{info: c.info, reply: &krpc.Return{Token: c.reply.Token}})
+		}
+	}
+	d.holders[target] = heldTokens{cands: slim, at: time.Now()}
+}
+
+// forgetHolders drops the token holders kept for target (none accepted
+// the last put: tokens expired or nodes gone).
+func (d *DHT) forgetHolders(target krpc.ID) {
+	d.holdersMu.Lock()
+	delete(d.holders, target)
+	d.holdersMu.Unlock()
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -94,9 +94,15 @@ type Config struct {
 	// findNode lookup; default 15 min.
 	BucketRefreshInterval time.Duration
 	TokenRotation         time.Duration // default 5 min
-	PeerTTL               time.Duration // announced peers expire; default 45 min
-	TickInterval          time.Duration // maintenance period; default 5 s
-	MaxFails              int           // timeouts before a node is dropped with no replacement at hand; default 5
+	// TokenReuse: the token holders a put's lookup found for a target are
+	// used again, without a new lookup, by puts to the same target within
+	// this long (a user's status, a hashtag, written post after post);
+	// default 1 min, well inside the 5 to 10 minutes a token stays valid.
+	// Negative disables it.
+	TokenReuse   time.Duration
+	PeerTTL      time.Duration // announced peers expire; default 45 min
+	TickInterval time.Duration // maintenance period; default 5 s
+	MaxFails     int           // timeouts before a node is dropped with no replacement at hand; default 5
 	// MaxPacketSize is the receive buffer; default 16384 bytes.
 	MaxPacketSize int
 
@@ -142,6 +148,9 @@ func (c *Config) setDefaults() error {
 	def(&c.LocalItemMaxAge, 48*time.Hour)
 	def(&c.BucketRefreshInterval, 15*time.Minute)
 	def(&c.TokenRotation, 5*time.Minute)
+	if c.TokenReuse == 0 {
+		c.TokenReuse = time.Minute
+	}
 	def(&c.PeerTTL, 45*time.Minute)
 	def(&c.TickInterval, 5*time.Second)
 	defInt(&c.MaxFails, 5)

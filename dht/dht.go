@@ -45,7 +45,17 @@ type DHT struct {
 	wg        sync.WaitGroup
 	refreshes chan struct{} // bounds concurrent item refreshes
 
+	holdersMu sync.Mutex
+	holders   map[krpc.ID]heldTokens // recent put lookups, see Config.TokenReuse
+
 	stats counters
+}
+
+// heldTokens is the result of a put's lookup kept for the next put to the
+// same target: the closest nodes and the tokens they gave.
+type heldTokens struct {
+	cands []*cand
+	at    time.Time
 }
 
 type pending struct {

@@ -5,13 +5,16 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gotwister/twister/bencode"
 	"github.com/gotwister/twister/dht/krpc"
 	"github.com/gotwister/twister/internal/vectors"
+	"github.com/gotwister/twister/keys"
 	"github.com/gotwister/twister/resource"
 )
 
@@ -122,6 +125,17 @@ func TestTwoNodesLoopback(t *testing.T) {
 	if err != nil || len(items) != 1 {
 		t.Fatalf("network get: %v %d", err, len(items))
 	}
+	// Put skips verifying what it just signed only when the key is the
+	// one the chain holds for the signer: any other key is refused.
+	other, _ := keys.GenerateKey()
+	err = b.Put(ctxT(t, 5*time.Second), other, "alice", "alice", resource.Profile, false, bencode.MustFrom(map[string]any{"fullname": "Mallory"}), 2, 100)
+	var pe *PutError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "invalid signature") {
+		t.Errorf("put signed by a key that is not alice's: %v, want invalid signature", err)
+	}
+	if items, _ := b.Get(ctxT(t, 5*time.Second), "alice", resource.Profile, false, GetOptions{}); len(items) != 1 || items[0].Seq != 1 {
+		t.Errorf("after the refused put: %+v", items)
+	}
 }
 
 func TestVectorItemAndPutFormat(t *testing.T) {
@@ -177,5 +191,49 @@ func TestVectorItemAndPutFormat(t *testing.T) {
 	// is refused only because an item with the same seq is held.
 	if err := b.PutSigned(ctxT(t, 5*time.Second), items[0].P, vectors.Hex(vf, "dht_items", "profile_put", "sig_p_hex"), "gotest"); !errors.Is(err, ErrStale) {
 		t.Errorf("daemon's profile item: %v, want ErrStale", err)
+	}
+}
+
+// TestPutReusesTokens checks Config.TokenReuse: a second put to the same
+// target goes to the nodes the first one found without a new lookup and
+// is stored there; once those tokens are no longer valid (the holder
+// rotated its secret twice) the put falls back to a lookup and still
+// lands.
+func TestPutReusesTokens(t *testing.T) {
+	ks, ch := users(t, "alice")
+	a := startNode(t, listenUDP(t, "127.0.2.3"), ch, nil)
+	b := startNode(t, listenUDP(t, "127.0.2.4"), ch, nil)
+	if err := b.Bootstrap(ctxT(t, 5*time.Second), addrOf(a)); err != nil {
+		t.Fatal(err)
+	}
+	put := func(seq int64) {
+		t.Helper()
+		v := bencode.NewString(fmt.Sprintf("status %d", seq))
+		if err := b.Put(ctxT(t, 5*time.Second), ks["alice"], "alice", "alice", resource.Status, false, v, seq, 100); err != nil {
+			t.Fatalf("put %d: %v", seq, err)
+		}
+		items, err := a.Get(ctxT(t, 5*time.Second), "alice", resource.Status, false, GetOptions{})
+		if err != nil || len(items) != 1 || items[0].Seq != seq {
+			t.Fatalf("after put %d the other node holds %+v (%v)", seq, items, err)
+		}
+	}
+	put(1)
+	lookups := b.Stats().Lookups
+	put(2)
+	put(3)
+	if got := b.Stats().Lookups; got != lookups {
+		t.Errorf("puts to the same target ran %d new lookups, want none", got-lookups)
+	}
+	a.mu.Lock()
+	a.tokens.rotate(time.Now())
+	a.tokens.rotate(time.Now())
+	a.mu.Unlock()
+	put(4)
+	if got := b.Stats().Lookups; got != lookups+1 {
+		t.Errorf("after the tokens expired: %d new lookups, want 1", got-lookups)
+	}
+	put(5)
+	if got := b.Stats().Lookups; got != lookups+1 {
+		t.Errorf("the fresh tokens were not reused: %d lookups", got-lookups)
 	}
 }

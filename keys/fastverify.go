@@ -20,7 +20,8 @@ import (
 // serialization, and multiplies P with a table of its multiples once the
 // key has signed several of the messages checked (a timeline is many posts
 // by few authors). A (signature, digest, key) triple that passed is
-// remembered, so checking it again costs one SHA-256.
+// remembered, so checking it again costs one SHA-256; so is every
+// signature this process makes (PrivateKey.SignHash).
 //
 // The fast path only ever answers "valid"; anything else (a malformed
 // signature, a mismatch, a key encoding recovery could not reproduce)
@@ -186,6 +187,12 @@ func verifyKnown(hash []byte, sig []byte, pub PubKey) bool {
 	if !R.X.Equals(&fieldR) || R.Y.IsOdd() != (recid&1 != 0) {
 		return false
 	}
+	c.remember(tk)
+	return true
+}
+
+// remember records a valid triple, forgetting an arbitrary one when full.
+func (c *fastCache) remember(tk [32]byte) {
 	c.Lock()
 	if len(c.verified) >= maxVerified {
 		for k := range c.verified {
@@ -195,7 +202,15 @@ func verifyKnown(hash []byte, sig []byte, pub PubKey) bool {
 	}
 	c.verified[tk] = struct{}{}
 	c.Unlock()
-	return true
+}
+
+// rememberSigned records a signature this process just made with the key
+// whose public key is pub: it is valid by construction, so verifying it
+// later needs no curve operation.
+func rememberSigned(hash, sig []byte, pub PubKey) {
+	if len(sig) == SignatureSize && len(hash) == 32 {
+		verifyCache.remember(tripleKey(hash, sig, pub))
+	}
 }
 
 // parseKnown parses pub, returning nil unless it is on the curve and

@@ -91,6 +91,7 @@ func TestVerifyKnownMatchesRecovery(t *testing.T) {
 			msg := []byte{byte(round), byte(i), byte(rng.Uint32())}
 			sig := k.Sign(msg)
 			h := MagicHash(msg)
+			clearVerified() // Sign remembered it: check the curve path too
 			// Every mutation and encoding for the first message (no table)
 			// and one past tableAfter (table); the valid triple for the rest.
 			full := i == 0 || i == 2*tableAfter
@@ -118,6 +119,45 @@ func TestVerifyKnownMatchesRecovery(t *testing.T) {
 		if !built {
 			t.Fatalf("round %d: no table for a key used %d times", round, 3*tableAfter)
 		}
+	}
+}
+
+// clearVerified forgets every remembered valid triple.
+func clearVerified() {
+	verifyCache.Lock()
+	clear(verifyCache.verified)
+	verifyCache.Unlock()
+}
+
+// TestSignRemembers checks the trusted path for what this process signs:
+// the signature is remembered as valid (verifying it needs no curve
+// operation), and nothing else is: another message, another key, a
+// flipped byte still fail.
+func TestSignRemembers(t *testing.T) {
+	k, _ := GenerateKey()
+	other, _ := GenerateKey()
+	msg := []byte("signed here")
+	sig := k.Sign(msg)
+	h := MagicHash(msg)
+	verifyCache.Lock()
+	_, ok := verifyCache.verified[tripleKey(h[:], sig, k.PubKey())]
+	verifyCache.Unlock()
+	if !ok {
+		t.Fatal("Sign did not remember its signature")
+	}
+	if err := Verify(msg, sig, k.PubKey()); err != nil {
+		t.Fatalf("own signature: %v", err)
+	}
+	if err := Verify([]byte("signed there"), sig, k.PubKey()); err == nil {
+		t.Error("another message verified")
+	}
+	if err := Verify(msg, sig, other.PubKey()); !errors.Is(err, ErrWrongSigner) {
+		t.Errorf("another key: %v, want ErrWrongSigner", err)
+	}
+	bad := bytes.Clone(sig)
+	bad[40] ^= 1
+	if err := Verify(msg, bad, k.PubKey()); err == nil {
+		t.Error("flipped signature verified")
 	}
 }
 
@@ -201,13 +241,12 @@ func BenchmarkVerifyTimeline(b *testing.B) {
 		msgs[i] = append(bytes.Clone(benchMsg), byte(i), byte(i>>8))
 		sigs[i] = k.Sign(msgs[i])
 	}
+	clearVerified() // Sign remembered them
 	i := 0
 	for b.Loop() {
 		if i == n {
 			b.StopTimer()
-			verifyCache.Lock()
-			clear(verifyCache.verified)
-			verifyCache.Unlock()
+			clearVerified()
 			b.StartTimer()
 			i = 0
 		}

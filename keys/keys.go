@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
@@ -35,6 +36,18 @@ var (
 type PrivateKey struct {
 	k          *secp256k1.PrivateKey
 	compressed bool
+	pub        PubKey // serialized once: deriving it is a scalar multiplication
+}
+
+// newPrivateKey wraps a curve key and serializes its public key.
+func newPrivateKey(k *secp256k1.PrivateKey, compressed bool) *PrivateKey {
+	pk := &PrivateKey{k: k, compressed: compressed}
+	if compressed {
+		pk.pub = PubKey(k.PubKey().SerializeCompressed())
+	} else {
+		pk.pub = PubKey(k.PubKey().SerializeUncompressed())
+	}
+	return pk
 }
 
 // GenerateKey makes a new random key with a compressed public key, as
@@ -44,7 +57,7 @@ func GenerateKey() (*PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &PrivateKey{k: k, compressed: true}, nil
+	return newPrivateKey(k, true), nil
 }
 
 // PrivateKeyFromBytes makes a key from a 32-byte big-endian scalar.
@@ -56,7 +69,7 @@ func PrivateKeyFromBytes(b []byte, compressed bool) (*PrivateKey, error) {
 	if overflow := s.SetByteSlice(b); overflow || s.IsZero() {
 		return nil, ErrSecretRange
 	}
-	return &PrivateKey{k: secp256k1.NewPrivateKey(&s), compressed: compressed}, nil
+	return newPrivateKey(secp256k1.NewPrivateKey(&s), compressed), nil
 }
 
 // ParseSecret parses a secret key string as twisterd's importprivkey does:
@@ -102,12 +115,7 @@ func (k *PrivateKey) Bytes() []byte { return k.k.Serialize() }
 func (k *PrivateKey) Compressed() bool { return k.compressed }
 
 // PubKey returns the public key in the key's encoding.
-func (k *PrivateKey) PubKey() PubKey {
-	if k.compressed {
-		return PubKey(k.k.PubKey().SerializeCompressed())
-	}
-	return PubKey(k.k.PubKey().SerializeUncompressed())
-}
+func (k *PrivateKey) PubKey() PubKey { return slices.Clone(k.pub) }
 
 // Curve returns the underlying curve key, for ECDH.
 func (k *PrivateKey) Curve() *secp256k1.PrivateKey { return k.k }
@@ -207,8 +215,15 @@ func (k *PrivateKey) Sign(m []byte) []byte {
 }
 
 // SignHash signs a 32-byte digest directly.
+//
+// A signature made here is remembered as verified (see fastverify.go), so
+// that checking it again where it goes next (the swarm, the DHT store,
+// the timeline) costs one SHA-256 instead of a curve operation: this is
+// the node's trusted path for what it signs itself.
 func (k *PrivateKey) SignHash(hash []byte) []byte {
-	return ecdsa.SignCompact(k.k, hash, k.compressed)
+	sig := ecdsa.SignCompact(k.k, hash, k.compressed)
+	rememberSigned(hash, sig, k.pub)
+	return sig
 }
 
 // Recover returns the public key that made sig over the magic hash of m,

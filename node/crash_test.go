@@ -362,11 +362,11 @@ func TestCrashDuringPosting(t *testing.T) {
 	t.Logf("%d posts returned before the kills, %d held after restart, all served to the follower", len(returned), held)
 }
 
-// TestRestartIndexesStoredPosts reproduces deterministically the state a
-// SIGKILL between the two writes of a new post leaves (the post is in the
-// post store, posts.db, but not in the index, index.db): after a restart
-// the post must be listed by getposts.
-func TestRestartIndexesStoredPosts(t *testing.T) {
+// TestImportOldPostStore starts a node on a data directory of an earlier
+// version, which kept posts in a posts.db beside the index: at start its
+// posts move into the index (the post store now), are listed by getposts
+// and served, and posts.db is renamed.
+func TestImportOldPostStore(t *testing.T) {
 	const addr = "127.0.7.3"
 	dir := t.TempDir()
 	port, rpcPort := freePort(t, addr), freePort(t, addr)
@@ -374,18 +374,17 @@ func TestRestartIndexesStoredPosts(t *testing.T) {
 	n := startNodeIn(t, dir, addr, fixed...)
 	registerUsers(t, n, "halfwritten")
 	n.must("follow", "halfwritten", []string{"halfwritten"})
-	n.must("newpostmsg", "halfwritten", 1, "indexed post")
+	n.must("newpostmsg", "halfwritten", 1, "post in the index")
 	key, err := n.Wallet.Key("halfwritten")
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := post.NewPost(key, "halfwritten", 2, time.Now().Unix(), n.postHeight(), "stored, not indexed", nil, nil)
+	raw, err := post.NewPost(key, "halfwritten", 2, time.Now().Unix(), n.postHeight(), "post in the old posts.db", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.Close()
 
-	// What a crash after posts.db's commit and before index.db's leaves.
 	st, err := boltstore.Open(filepath.Join(dir, "regtest", "posts.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -401,6 +400,12 @@ func TestRestartIndexesStoredPosts(t *testing.T) {
 	}
 	posts := decode[[]map[string]any](t, n.must("getposts", 10, []map[string]any{{"username": "halfwritten"}}))
 	if len(posts) != 2 {
-		t.Fatalf("after a restart getposts lists %d posts of the 2 held: a post stored but not indexed at the crash is never indexed", len(posts))
+		t.Fatalf("after a restart getposts lists %d posts of the 2 held", len(posts))
+	}
+	if msg := posts[0]["userpost"].(map[string]any)["msg"]; msg != "post in the old posts.db" {
+		t.Errorf("newest post %q, want the imported one", msg)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "regtest", "posts.db.imported")); err != nil {
+		t.Errorf("posts.db not renamed after the import: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,7 +20,6 @@ import (
 	"github.com/gotwister/twister/post"
 	"github.com/gotwister/twister/resource"
 	"github.com/gotwister/twister/swarm"
-	"github.com/gotwister/twister/swarm/boltstore"
 	"github.com/gotwister/twister/timeline"
 )
 
@@ -29,7 +29,7 @@ type networks struct {
 	DHT     *dht.DHT
 	swarmLn net.Listener
 	Swarm   *swarm.Swarm
-	Posts   *boltstore.Store
+	Posts   postStore
 	Index   *timeline.Index
 
 	follows *followStore
@@ -51,26 +51,19 @@ func (n *Node) openNetworks() error {
 			return fmt.Errorf("cannot listen for swarms on tcp %s: %w", addr, err)
 		}
 	}
-	if n.net.Posts, err = boltstore.Open(filepath.Join(dir, "posts.db")); err != nil {
-		return fmt.Errorf("cannot open the post store: %w", err)
-	}
 	if n.net.follows, err = openFollows(filepath.Join(dir, "following.json")); err != nil {
 		return err
 	}
 	n.net.tracked = map[resource.Target]string{}
-	// The index is derived data: every post is also in the post store
-	// (fsynced before it is announced) and reindex() adds at start what the
-	// index lacks, so the index skips its own fsync (one per post saved).
-	// A corrupt index (power loss without fsync) is rebuilt from scratch.
+	// The index is also the post store (see postStore): it is synced on
+	// every commit, since what it holds cannot be rebuilt.
 	indexPath := filepath.Join(dir, "index.db")
-	n.net.Index, err = timeline.Open(indexPath, n.indexOptions())
-	if err != nil {
-		n.log.Warn("the post index cannot be opened; rebuilding it", "err", err)
-		os.Remove(indexPath)
-		n.net.Index, err = timeline.Open(indexPath, n.indexOptions())
-	}
-	if err != nil {
+	if n.net.Index, err = timeline.Open(indexPath, n.indexOptions()); err != nil {
 		return fmt.Errorf("cannot open the post index: %w", err)
+	}
+	n.net.Posts = postStore{n.net.Index}
+	if err := n.importOldPosts(dir); err != nil {
+		return err
 	}
 	// The DHT reads only twister-shaped datagrams (bencoded dictionaries);
 	// the rest is left for a uTP implementation (none yet: see README).
@@ -121,50 +114,9 @@ func (n *Node) openNetworks() error {
 	return nil
 }
 
-// reindex adds to the index every held post it lacks: a crash between the
-// swarm's durable write and the index's leaves such posts, and they must
-// still show in timelines after the restart.
-func (n *Node) reindex() error {
-	users, err := n.net.Posts.Users()
-	if err != nil {
-		return err
-	}
-	added := 0
-	for _, u := range users {
-		ks, err := n.net.Posts.List(u)
-		if err != nil {
-			return err
-		}
-		var batch [][]byte
-		for _, k := range ks {
-			if n.net.Index.Has(u, k) {
-				continue
-			}
-			if data, ok, err := n.net.Posts.Get(u, k); err == nil && ok {
-				batch = append(batch, data)
-			}
-		}
-		if len(batch) > 0 {
-			ps, _ := n.net.Index.AddPosts(batch)
-			for _, p := range ps {
-				if p != nil {
-					added++
-				}
-			}
-		}
-	}
-	if added > 0 {
-		n.log.Info("indexed posts held but not indexed at the last stop", "posts", added)
-	}
-	return nil
-}
-
 // startNetworks starts the DHT and the swarms and follows what the local
 // users follow.
 func (n *Node) startNetworks() error {
-	if err := n.reindex(); err != nil {
-		return fmt.Errorf("reindexing held posts: %w", err)
-	}
 	if err := n.net.DHT.Start(); err != nil {
 		return err
 	}
@@ -227,9 +179,6 @@ func (n *Node) closeNetworks() {
 	if n.net.Index != nil {
 		n.net.Index.Close()
 	}
-	if n.net.Posts != nil {
-		n.net.Posts.Close()
-	}
 }
 
 func resolveAddrPort(s string, defPort uint16) (netip.AddrPort, error) {
@@ -256,11 +205,16 @@ func resolveAddrPort(s string, defPort uint16) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(a.Unmap(), uint16(p)), nil
 }
 
-// onPost indexes every post the swarms store (ours and received ones).
+// onPost sees every post the swarms store (ours and received ones),
+// already indexed by the store (postStore). The index records mentions of
+// local users whose keys it can use; while the wallet is locked it cannot,
+// so they are recorded here.
 func (n *Node) onPost(user string, k int64, data []byte) {
-	p, err := n.net.Index.AddPost(data)
+	if !bytes.Contains(data, []byte("@")) {
+		return
+	}
+	p, err := post.Decode(data)
 	if err != nil {
-		n.log.Warn("indexing post", "user", user, "k", k, "err", err)
 		return
 	}
 	// A post by a followed user that mentions a local user is a mention.
@@ -468,6 +422,5 @@ func (n *Node) indexOptions() timeline.Options {
 			}
 		},
 		Profiles: n.cachedProfiles,
-		NoSync:   true,
 	}
 }

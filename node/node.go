@@ -57,6 +57,7 @@ type Node struct {
 	onWalletChange []func()
 
 	net       networks
+	puts      *putQueue // DHT resources of new posts, published in the background
 	followSeq map[string]int64
 	profiles  map[string]map[string]any
 
@@ -89,6 +90,7 @@ func New(cfg *Config, logOut io.Writer) (*Node, error) {
 		spamLang: "[en]",
 		stopped:  make(chan struct{}),
 	}
+	n.puts = newPutQueue(n, 1)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.params = consensus.Mainnet
 	if cfg.Regtest {

@@ -88,44 +88,31 @@ func (n *Node) publish(user string, k int64, raw []byte, public bool) (any, erro
 	return p.JSON(), nil
 }
 
-// dispatchPost writes post<k>, status, replies<k>, rts<k>, mention and
-// hashtag resources (§3.9) in the background; the DHT keeps what it cannot
-// publish yet and retries.
+// dispatchPost queues the post<k>, status, replies<k>, rts<k>, mention
+// and hashtag resources (§3.9) for publication in the background (see
+// putQueue); the DHT keeps what it cannot publish yet and retries.
 func (n *Node) dispatchPost(user string, p *post.Post) {
 	key, err := n.Wallet.Key(user)
 	if err != nil {
 		return
 	}
-	v := p.Value
-	height := p.Height
-	type put struct {
-		name, res string
-		multi     bool
-		seq       int64
+	job := func(name, res string, multi bool, seq int64) putJob {
+		return putJob{key: key, sigUser: user, name: name, res: res, multi: multi, v: p.Value, seq: seq, height: p.Height}
 	}
-	puts := []put{{user, resource.Post(p.K), false, 1}, {user, resource.Status, false, p.K}}
+	jobs := []putJob{job(user, resource.Post(p.K), false, 1), job(user, resource.Status, false, p.K)}
 	if p.Reply != nil {
-		puts = append(puts, put{p.Reply.User, resource.Replies(p.Reply.K), true, 0})
+		jobs = append(jobs, job(p.Reply.User, resource.Replies(p.Reply.K), true, 0))
 	}
 	if p.RT != nil {
-		puts = append(puts, put{p.RT.User, resource.Rts(p.RT.K), true, 0})
+		jobs = append(jobs, job(p.RT.User, resource.Rts(p.RT.K), true, 0))
 	}
 	for _, m := range p.Mentions() {
-		puts = append(puts, put{m, resource.Mention, true, 0})
+		jobs = append(jobs, job(m, resource.Mention, true, 0))
 	}
 	for _, h := range p.Hashtags() {
-		puts = append(puts, put{h, resource.Hashtag, true, 0})
+		jobs = append(jobs, job(h, resource.Hashtag, true, 0))
 	}
-	go func() {
-		for _, x := range puts {
-			ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-			err := n.net.DHT.Put(ctx, key, user, x.name, x.res, x.multi, v, x.seq, height)
-			cancel()
-			if err != nil && !errors.Is(err, dht.ErrQueued) && !errors.Is(err, context.Canceled) {
-				n.log.Debug("dht put", "name", x.name, "res", x.res, "err", err)
-			}
-		}
-	}()
+	n.puts.add(jobs...)
 }
 
 func (n *Node) registerSocialMethods() {

@@ -243,6 +243,7 @@ func (ix *Index) WordPosts(words []string, all bool, count int) []*post.Post {
 	if ix.closed {
 		return out
 	}
+	ix.flushWordsLocked() // posts added since the last batch are searchable too
 	type ref struct {
 		t    int64
 		user string

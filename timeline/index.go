@@ -147,6 +147,11 @@ type Index struct {
 	// promoted ("spam") message state, kept in memory like twisterd.
 	promo      promoState
 	preferLang string
+
+	// Word index writes wait here (see words.go); their keys are also in
+	// bWordsDue, written with the post, so a crash loses none.
+	wordsDue   [][]byte
+	wordsTimer *time.Timer
 }
 
 type userState struct {
@@ -177,10 +182,11 @@ var (
 	bMentionKeys = []byte("mentionkeys") // local\0 author;time -> be64(id)
 	bTags        = []byte("hashtags")    // tag -> f64 score, be64 asOf
 	bWords       = []byte("words")       // word\0 be64(time^sign) user\0 be64(k) -> ""
+	bWordsDue    = []byte("wordsdue")    // user\0 be64(k) -> "" (posts whose words are not in bWords yet)
 	bSpam        = []byte("spam")        // be64(height) -> JSON spam record
 	bMeta        = []byte("meta")
 
-	allBuckets = [][]byte{bPosts, bUsers, bDMPosts, bDMs, bMentions, bMentionKeys, bTags, bWords, bSpam, bMeta}
+	allBuckets = [][]byte{bPosts, bUsers, bDMPosts, bDMs, bMentions, bMentionKeys, bTags, bWords, bWordsDue, bSpam, bMeta}
 )
 
 const schemaVersion = 1
@@ -240,12 +246,22 @@ func Open(path string, opts Options) (*Index, error) {
 		}); err != nil {
 			return err
 		}
-		return ix.loadTags(tx)
+		if err := ix.loadTags(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bWordsDue).ForEach(func(k, _ []byte) error {
+			ix.wordsDue = append(ix.wordsDue, bytes.Clone(k))
+			return nil
+		})
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %w", ErrStore, path, err)
 	}
+	// Posts stored before a crash whose words were not indexed yet.
+	ix.mu.Lock()
+	ix.flushWordsLocked()
+	ix.mu.Unlock()
 	return ix, nil
 }
 
@@ -256,6 +272,7 @@ func (ix *Index) Close() error {
 	if ix.closed {
 		return nil
 	}
+	ix.flushWordsLocked()
 	ix.closed = true
 	if err := ix.db.Close(); err != nil {
 		return fmt.Errorf("%w: close: %w", ErrStore, err)
@@ -376,13 +393,20 @@ func (ix *Index) AddPosts(raws [][]byte) ([]*post.Post, []error) {
 	if len(todo) == 0 {
 		return out, errs
 	}
+	held, err := ix.addChecked(todo)
+	for j, i := range at {
+		out[i], errs[i] = held[j], err
+	}
+	return out, errs
+}
+
+// addChecked adds decoded posts in one transaction and returns, for each,
+// the held post (the one given, or the one held before with its number).
+func (ix *Index) addChecked(todo []*post.Post) ([]*post.Post, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
-		for _, i := range at {
-			errs[i] = ErrClosed
-		}
-		return out, errs
+		return make([]*post.Post, len(todo)), ErrClosed
 	}
 	var after []func()
 	held := make([]*post.Post, len(todo))
@@ -415,18 +439,12 @@ func (ix *Index) AddPosts(raws [][]byte) ([]*post.Post, []error) {
 		return nil
 	})
 	if err != nil {
-		for _, i := range at {
-			errs[i] = fmt.Errorf("%w: %w", ErrStore, err)
-		}
-		return out, errs
+		return make([]*post.Post, len(todo)), fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	for _, fn := range after {
 		fn()
 	}
-	for j, i := range at {
-		out[i] = held[j]
-	}
-	return out, errs
+	return held, nil
 }
 
 // batch holds what one write transaction changed but the in-memory state
@@ -466,7 +484,7 @@ func (ix *Index) addTx(tx *bolt.Tx, b *batch, p *post.Post, key []byte) ([]func(
 		st.lastHave, st.num = last, num
 		st.insertCached(e, ix.opts.CachePerUser)
 	})
-	if err := ix.indexWordsTx(tx, p); err != nil {
+	if err := ix.wordsDueTx(tx, p, key); err != nil {
 		return nil, err
 	}
 	fn, err := ix.countHashtagsTx(tx, b, p)

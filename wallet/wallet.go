@@ -76,6 +76,10 @@ type Wallet struct {
 	key      []byte // derived passphrase key while unlocked
 	lockedAt time.Time
 	now      func() time.Time
+	// parsed caches the keys parsed from secrets (parsing derives the
+	// public key, a scalar multiplication, and every post is signed with
+	// a key from here); emptied whenever the wallet locks.
+	parsed map[string]*keys.PrivateKey
 }
 
 // Open loads the wallet at path, creating an empty one if it does not exist.
@@ -147,7 +151,7 @@ func (w *Wallet) unlocked() bool {
 		return true
 	}
 	if w.key != nil && w.now().After(w.lockedAt) {
-		w.key = nil
+		w.forgetSecrets()
 	}
 	return w.key != nil
 }
@@ -205,6 +209,29 @@ func (w *Wallet) put(plain, sealed *string, secret string) error {
 	}
 	*plain, *sealed = "", s
 	return nil
+}
+
+// forgetSecrets drops the passphrase key and every parsed key; callers
+// hold mu.
+func (w *Wallet) forgetSecrets() {
+	w.key = nil
+	clear(w.parsed)
+}
+
+// parse returns the key of a secret, parsed once; callers hold mu.
+func (w *Wallet) parse(secret string) (*keys.PrivateKey, error) {
+	if k := w.parsed[secret]; k != nil {
+		return k, nil
+	}
+	k, err := keys.ParseSecret(secret)
+	if err != nil {
+		return nil, err
+	}
+	if w.parsed == nil {
+		w.parsed = map[string]*keys.PrivateKey{}
+	}
+	w.parsed[secret] = k
+	return k, nil
 }
 
 func (w *Wallet) get(plain, sealed string) (string, error) {
@@ -276,7 +303,7 @@ func (w *Wallet) Key(name string) (*keys.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return keys.ParseSecret(s)
+	return w.parse(s)
 }
 
 // Replacement returns the pending replacement key of name, if any.
@@ -439,7 +466,7 @@ func (w *Wallet) Encrypt(pass string) error {
 			e.Replacement = ""
 		}
 	}
-	w.key = nil
+	w.forgetSecrets()
 	return w.save()
 }
 
@@ -476,7 +503,7 @@ func (w *Wallet) Lock() error {
 	if w.f.Salt == "" {
 		return ErrNotEncrypted
 	}
-	w.key = nil
+	w.forgetSecrets()
 	return nil
 }
 
@@ -529,6 +556,6 @@ func (w *Wallet) ChangePassphrase(oldPass, newPass string) error {
 			}
 		}
 	}
-	w.key = nil
+	w.forgetSecrets()
 	return w.save()
 }

@@ -146,14 +146,18 @@ type Result struct {
 	DHTPutGetMax float64 `json:"dhtput_to_dhtget_max_ms"`
 	DHTSamples   int     `json:"dhtput_samples"`
 
-	FirstPost        float64   `json:"first_post_delivery_ms"`
-	PostDeliveryP50  float64   `json:"post_delivery_p50_ms"`
-	PostDeliveryP99  float64   `json:"post_delivery_p99_ms"`
-	DeliverySamples  int       `json:"post_delivery_samples"`
-	FetchAll         float64   `json:"fetch_all_posts_s"`
-	FetchedPosts     int       `json:"fetched_posts"`
-	NewPostSeq       float64   `json:"newpostmsg_per_s_sequential"`
-	NewPostConc      float64   `json:"newpostmsg_per_s_concurrent"`
+	FirstPost       float64 `json:"first_post_delivery_ms"`
+	PostDeliveryP50 float64 `json:"post_delivery_p50_ms"`
+	PostDeliveryP99 float64 `json:"post_delivery_p99_ms"`
+	DeliverySamples int     `json:"post_delivery_samples"`
+	FetchAll        float64 `json:"fetch_all_posts_s"`
+	FetchedPosts    int     `json:"fetched_posts"`
+	NewPostSeq      float64 `json:"newpostmsg_per_s_sequential"`
+	NewPostConc     float64 `json:"newpostmsg_per_s_concurrent"`
+	// CPU time (user + system) each node spent per post during the
+	// sequential newpostmsg phase, in ms: a figure that does not depend on
+	// how loaded the machine was, unlike the rates.
+	NewPostCPUms     []float64 `json:"newpostmsg_cpu_ms_per_post_by_node"`
 	GetPostsSeq      float64   `json:"getposts_per_s_sequential"`
 	GetPostsConc     float64   `json:"getposts_per_s_concurrent"`
 	GetPostsReturned int       `json:"getposts_posts_per_call"`
@@ -466,6 +470,8 @@ func (b *bench) register(local map[*node][]string) error {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+	// Registrations made on nodes 2 and 3 reach the miner by relay: give
+	// them time rather than mining empty blocks in a tight loop.
 	for tries := 0; !in(); tries++ {
 		if tries > 50 {
 			return errors.New("registrations not mined after 50 blocks")
@@ -473,6 +479,7 @@ func (b *bench) register(local map[*node][]string) error {
 		if err := mine(); err != nil {
 			return err
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	extra := 1 + max(0, (max(b.o.posts, b.o.deliveries+1)-20+1)/2)
 	for range extra {
@@ -605,6 +612,7 @@ func (b *bench) measurePosting(res *Result, n *node, authors []string) error {
 		return nil
 	}
 	stop := b.perf("newpostmsg", n)
+	cpu0 := b.cpuTimes()
 	t0 := time.Now()
 	for _, u := range authors[:half] {
 		for k := 1; k <= b.o.posts; k++ {
@@ -614,6 +622,12 @@ func (b *bench) measurePosting(res *Result, n *node, authors []string) error {
 		}
 	}
 	res.NewPostSeq = round(float64(half*b.o.posts)/time.Since(t0).Seconds(), 1)
+	// Let the background work of the phase (DHT publication) finish
+	// before reading the CPU time it cost.
+	time.Sleep(2 * time.Second)
+	for i, c := range b.cpuTimes() {
+		res.NewPostCPUms = append(res.NewPostCPUms, round((c-cpu0[i]).Seconds()*1000/float64(half*b.o.posts), 3))
+	}
 	stop()
 	rest := authors[half:]
 	if len(rest) > 0 {
@@ -783,7 +797,11 @@ func (b *bench) perf(phase string, n *node) func() {
 		dir = b.tmp
 	}
 	out := filepath.Join(dir, fmt.Sprintf("perf-%s-node%d.data", phase, n.idx))
-	cmd := exec.Command("perf", "record", "-g", "-F", "999", "-o", out, "-p", strconv.Itoa(n.cmd.Process.Pid))
+	args := []string{"record", "-g", "-F", "999", "-o", out, "-p", strconv.Itoa(n.cmd.Process.Pid)}
+	if os.Getenv("NODEBENCH_PERF_ALL") != "" {
+		args = []string{"record", "-F", "999", "-o", out, "-a"}
+	}
+	cmd := exec.Command("perf", args...)
 	cmd.Stderr = b.stderr
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(b.stderr, "nodebench: perf:", err)
@@ -817,6 +835,32 @@ func goals(r *Result) []Goal {
 		g("getposts 20 of 50 users, concurrent", r.GetPostsConc, "/s", "50/s", "≥ 2,000/s", r.GetPostsConc >= 2000),
 		g("RSS after fetch (largest node)", maxRSS, "MB", "55–70 MB", "≤ 40 MB", maxRSS <= 40),
 	}
+}
+
+// cpuTimes returns the CPU time (user + system) each node has used.
+func (b *bench) cpuTimes() []time.Duration {
+	var out []time.Duration
+	for _, n := range b.nodes {
+		out = append(out, cpuTime(n.cmd.Process.Pid))
+	}
+	return out
+}
+
+// cpuTime reads utime + stime of a process from /proc/<pid>/stat.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) in parentheses.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 // rssMB reads VmRSS of a process.
