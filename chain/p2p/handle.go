@@ -31,8 +31,15 @@ func (p *peer) handle(msg wire.Message) error {
 	switch m := msg.(type) {
 	case *wire.MsgVerack:
 		p.mu.Lock()
+		first := !p.gotVerack
 		p.gotVerack = true
 		p.mu.Unlock()
+		// A transaction made while this peer was not connected (a
+		// registration waiting for a miner) would otherwise reach it only
+		// when it asks with mempool: announce the pool once per link.
+		if first && p.wantsTx() {
+			p.handleMempool()
+		}
 	case *wire.MsgAddr:
 		p.handleAddr(m)
 	case *wire.MsgGetAddr:

@@ -558,3 +558,21 @@ func TestAddressGossip(t *testing.T) {
 		return false
 	})
 }
+
+// TestMempoolAnnouncedOnConnect checks that a transaction made while a
+// node had no peers reaches a peer that connects later: the pool is
+// announced once the handshake is done.
+func TestMempoolAnnouncedOnConnect(t *testing.T) {
+	a := startNode(t, "127.0.9.61", nil, nil)
+	tx := registration(t, consensus.Regtest, "lonely", mustKey(t))
+	h, err := a.node.BroadcastTx(tx.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startNode(t, "127.0.9.62", nil, connectTo(a.addr))
+	waitReady(t, b, 1)
+	waitFor(t, 10*time.Second, "the earlier registration in the new peer's memory pool", func() bool {
+		_, ok := b.chain.MempoolTx(h)
+		return ok
+	})
+}
