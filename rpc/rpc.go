@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -236,6 +237,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if r, ok := v.(response); ok && r.Error == nil {
 		if b, ok := rawResult(r); ok {
 			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 			w.WriteHeader(status)
 			w.Write(b)
 			return
@@ -246,9 +248,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(response{Error: Errorf(CodeInternal, "cannot encode result: %v", err), ID: json.RawMessage("null")})
 	}
+	b = append(b, '\n')
+	// Content-Length, as twisterd sends it: one write, no chunked encoding.
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(b)
 }
 
 // call runs one request and returns the response and the HTTP status

@@ -105,3 +105,30 @@ func TestStaticFiles(t *testing.T) {
 		t.Fatalf("missing: %d %q", st, b)
 	}
 }
+
+// TestContentLength checks that answers carry Content-Length, as
+// twisterd's do, rather than a chunked body.
+func TestContentLength(t *testing.T) {
+	ts, s := newTestServer(t)
+	// Bodies larger than net/http's buffer, which it would send chunked.
+	s.Register("big", Method{MaxParams: 0, Handler: func(ctx context.Context, p Params) (any, error) {
+		return strings.Repeat("x", 20000), nil
+	}})
+	s.Register("bigraw", Method{MaxParams: 0, Handler: func(ctx context.Context, p Params) (any, error) {
+		return []json.RawMessage{json.RawMessage(`"` + strings.Repeat("y", 20000) + `"`)}, nil
+	}})
+	for _, body := range []string{`{"id":1,"method":"getblockcount"}`, `{"id":"r","method":"raw","params":[]}`, `{"id":1,"method":"getblockhash","params":[99]}`,
+		`{"id":1,"method":"big"}`, `{"id":1,"method":"bigraw"}`} {
+		req, _ := http.NewRequest("POST", ts.URL, strings.NewReader(body))
+		req.SetBasicAuth("u", "p")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ContentLength != int64(len(b)) || len(resp.TransferEncoding) != 0 {
+			t.Errorf("%s: Content-Length %d, transfer encoding %v, body %d bytes", body, resp.ContentLength, resp.TransferEncoding, len(b))
+		}
+	}
+}
