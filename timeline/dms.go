@@ -292,7 +292,7 @@ func (ix *Index) RescanDMs() error {
 				ix.log.Warn("timeline: stored DM post does not decode", "key", key, "err", err)
 				continue
 			}
-			if err := ix.processDMTx(tx, e.p); err != nil {
+			if err := ix.processDMTx(tx, e.post()); err != nil {
 				return err
 			}
 		}

@@ -313,7 +313,7 @@ func (ix *Index) WordPosts(words []string, all bool, count int) []*post.Post {
 			}
 			if v := b.Get(postKey(r.user, r.k)); v != nil {
 				if e, err := decodeStored(r.k, v); err == nil {
-					out = append(out, e.p)
+					out = append(out, e.post())
 				}
 			}
 		}

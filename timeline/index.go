@@ -164,12 +164,34 @@ type userState struct {
 	elem     *list.Element
 }
 
-// entry is one held post with what selection needs.
+// entry is one held post with what selection needs. Entries kept in a
+// user's cache hold the post's bytes but not its decoded form (a decoded
+// post is several times larger; a node following a thousand users keeps
+// tens of thousands of entries): post() decodes them when needed.
 type entry struct {
 	k, time int64 // time is -1 when the post has none, as twisterd reads it
 	flags   post.Flags
-	p       *post.Post
-	json    []byte // PostsJSON's encoding, made on first use (under ix.mu)
+	raw     []byte     // the post's exact bytes
+	dec     *post.Post // the decoded post, nil in cached entries
+	json    []byte     // PostsJSON's encoding, made on first use (under ix.mu)
+}
+
+// post returns the decoded post. raw decoded once already when the entry
+// was made (decodeStored, newEntry), and decoding is deterministic.
+func (e *entry) post() *post.Post {
+	if e.dec != nil {
+		return e.dec
+	}
+	p, err := post.Decode(e.raw)
+	if err != nil {
+		panic("timeline: a held post no longer decodes: " + err.Error())
+	}
+	return p
+}
+
+// compact returns the entry as a cache keeps it: without the decoded post.
+func (e *entry) compact() *entry {
+	return &entry{k: e.k, time: e.time, flags: e.flags, raw: e.raw, json: e.json}
 }
 
 // Bucket names.
@@ -334,7 +356,7 @@ func decodeStored(k int64, v []byte) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &entry{k: k, time: t, flags: flags, p: p}, nil
+	return &entry{k: k, time: t, flags: flags, raw: raw, dec: p}, nil
 }
 
 func newEntry(p *post.Post) *entry {
@@ -342,7 +364,7 @@ func newEntry(p *post.Post) *entry {
 	if p.HasTime {
 		t = p.Time
 	}
-	return &entry{k: p.K, time: t, flags: p.Flags, p: p}
+	return &entry{k: p.K, time: t, flags: p.Flags, raw: p.Raw, dec: p}
 }
 
 // checkPost decodes a post given to AddPost.
@@ -425,7 +447,7 @@ func (ix *Index) addChecked(todo []*post.Post) ([]*post.Post, error) {
 				if err != nil {
 					return fmt.Errorf("stored post %s/%d: %w", p.User, p.K, err)
 				}
-				held[j] = e.p
+				held[j] = e.dec
 				continue
 			}
 			seen[string(key)] = p
@@ -482,7 +504,7 @@ func (ix *Index) addTx(tx *bolt.Tx, b *batch, p *post.Post, key []byte) ([]func(
 			ix.users[p.User] = st
 		}
 		st.lastHave, st.num = last, num
-		st.insertCached(e, ix.opts.CachePerUser)
+		st.insertCached(e.compact(), ix.opts.CachePerUser)
 	})
 	if err := ix.wordsDueTx(tx, p, key); err != nil {
 		return nil, err
@@ -546,7 +568,7 @@ func (ix *Index) Post(user string, k int64) (*post.Post, bool) {
 	if st := ix.users[user]; st != nil && st.loaded {
 		for _, e := range st.cache {
 			if e.k == k {
-				return e.p, true
+				return e.post(), true
 			}
 		}
 	}
@@ -554,7 +576,7 @@ func (ix *Index) Post(user string, k int64) (*post.Post, bool) {
 	ix.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bPosts).Get(postKey(user, k)); v != nil {
 			if e, err := decodeStored(k, v); err == nil {
-				p = e.p
+				p = e.post()
 			}
 		}
 		return nil

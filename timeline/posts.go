@@ -56,7 +56,7 @@ func (ix *Index) Posts(count int, users []UserRange, allowed, required post.Flag
 	top := ix.topPosts(count, users, allowed, required)
 	out := make([]*post.Post, len(top))
 	for i, c := range top {
-		out[i] = c.e.p
+		out[i] = c.e.post()
 	}
 	return out
 }
@@ -71,7 +71,7 @@ func (ix *Index) PostsJSON(count int, users []UserRange, allowed, required post.
 	out := make([]json.RawMessage, len(top))
 	for i, c := range top {
 		if c.e.json == nil {
-			b, err := json.Marshal(c.e.p.JSON())
+			b, err := json.Marshal(c.e.post().JSON())
 			if err != nil { // cannot happen: only strings, integers, maps and slices
 				b = []byte("null")
 			}
@@ -221,7 +221,7 @@ func (ix *Index) loadCache(user string, st *userState) {
 			ix.log.Warn("timeline: stored post does not decode", "user", user, "k", k, "err", err)
 			return true
 		}
-		st.cache = append(st.cache, e)
+		st.cache = append(st.cache, e.compact())
 		return len(st.cache) < capacity
 	})
 	st.loaded = true
@@ -268,7 +268,7 @@ func (ix *Index) Favs(local string, count int, maxID, sinceID *int64) []any {
 	}
 	var favs []fav
 	for _, e := range sel {
-		p := e.p
+		p := e.post()
 		if p.FromFuture(now) {
 			continue
 		}

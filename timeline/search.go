@@ -272,10 +272,10 @@ func (ix *Index) searchMessages(m *matcher, username string, count int) []any {
 			}
 			n := int64(binary.BigEndian.Uint64(k[len(k)-8:]))
 			e, err := decodeStored(n, v)
-			if err != nil || !m.matchPost(e.p, username) {
+			if err != nil || !m.matchPost(e.dec, username) {
 				continue
 			}
-			hits = append(hits, timed{e.time, e.p.User, e.k, e.p.JSON()})
+			hits = append(hits, timed{e.time, e.dec.User, e.k, e.dec.JSON()})
 		}
 		return nil
 	})

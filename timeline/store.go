@@ -50,7 +50,7 @@ func (ix *Index) RawPost(user string, k int64) ([]byte, bool, error) {
 	} else if st.loaded {
 		for _, e := range st.cache {
 			if e.k == k {
-				return bytes.Clone(e.p.Raw), true, nil
+				return bytes.Clone(e.raw), true, nil
 			}
 		}
 	}

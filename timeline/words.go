@@ -68,7 +68,7 @@ func (ix *Index) flushWordsLocked() {
 				e, err := decodeStored(0, v)
 				if err != nil {
 					ix.log.Warn("timeline: stored post does not decode; its words are not indexed", "err", err)
-				} else if err := ix.indexWordsTx(tx, e.p); err != nil {
+				} else if err := ix.indexWordsTx(tx, e.post()); err != nil {
 					return err
 				}
 			}
