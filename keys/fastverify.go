@@ -44,7 +44,7 @@ const (
 	// valid triples.
 	maxTables   = 32
 	maxKeys     = 4096
-	maxVerified = 1 << 15
+	maxVerified = 1 << 13
 )
 
 // keyTable holds j·2^(w·i)·P for every window i and j = 1..2^w−1 (w is

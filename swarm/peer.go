@@ -223,7 +223,7 @@ func (s *Swarm) closePeer(p *peer, reason error) {
 	}
 	for k := range p.requested {
 		if t.pending[k] == p {
-			delete(t.pending, k)
+			t.unpend(k)
 		}
 	}
 	if c := t.cands[p.listenAddr]; c != nil && reason != errDuplicate {
@@ -476,9 +476,9 @@ func (s *Swarm) handle(p *peer, m wire.Message) bool {
 			// Without the Fast extension a choke drops our requests.
 			for k := range p.requested {
 				if !p.allowedFast[k] {
-					delete(p.requested, k)
+					p.unrequest(k)
 					if t.pending[k] == p {
-						delete(t.pending, k)
+						t.unpend(k)
 					}
 				}
 			}
@@ -544,9 +544,9 @@ func (s *Swarm) handle(p *peer, m wire.Message) bool {
 		p.cancelQueued(m.Index)
 	case wire.RejectRequest:
 		if _, ok := p.requested[m.Index]; ok {
-			delete(p.requested, m.Index)
+			p.unrequest(m.Index)
 			if t.pending[m.Index] == p {
-				delete(t.pending, m.Index)
+				t.unpend(m.Index)
 			}
 			s.refill(t, p)
 		}
@@ -646,10 +646,10 @@ func (s *Swarm) receive(p *peer, m wire.Message) bool {
 		s.mu.Unlock()
 		return true
 	}
-	delete(p.requested, k)
+	p.unrequest(k)
 	delete(p.timedOut, k)
 	if t.pending[k] == p {
-		delete(t.pending, k)
+		t.unpend(k)
 	}
 	if t.have.has(k) {
 		s.fill(t, p)

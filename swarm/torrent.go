@@ -98,7 +98,7 @@ func (t *torrent) connectedTo(addr string) bool {
 func (s *Swarm) gotPiece(t *torrent, k uint32) {
 	t.addHave(k)
 	if q := t.pending[k]; q != nil {
-		delete(t.pending, k)
+		t.unpend(k)
 		if _, ok := q.requested[k]; ok {
 			delete(q.requested, k)
 			q.send(wire.Message{ID: wire.Cancel, Index: k, Length: wire.BlockSize})
@@ -153,12 +153,36 @@ func (s *Swarm) fill(t *torrent, p *peer) {
 			// (the entry expires after 3 × RequestTimeout).
 			return true
 		}
+		if t.pending == nil {
+			t.pending = map[uint32]*peer{}
+		}
+		if p.requested == nil {
+			p.requested = map[uint32]time.Time{}
+		}
 		t.pending[k] = p
 		p.requested[k] = now
 		p.send(wire.MsgRequest(k))
 		budget--
 		return budget > 0
 	})
+}
+
+// unpend forgets that piece k is requested. An empty map is dropped: a
+// map keeps the buckets it once grew, and a node following a thousand
+// users has a torrent (and peers) for each.
+func (t *torrent) unpend(k uint32) {
+	delete(t.pending, k)
+	if len(t.pending) == 0 {
+		t.pending = nil
+	}
+}
+
+// unrequest forgets our request of piece k from p (see unpend).
+func (p *peer) unrequest(k uint32) {
+	delete(p.requested, k)
+	if len(p.requested) == 0 {
+		p.requested = nil
+	}
 }
 
 // refill offers the given pieces (just released by a peer) to the others.
@@ -389,10 +413,10 @@ func (s *Swarm) tick() {
 			released := false
 			for k, at := range p.requested {
 				if now.Sub(at) > s.lim.RequestTimeout {
-					delete(p.requested, k)
+					p.unrequest(k)
 					p.timedOut[k] = now
 					if t.pending[k] == p {
-						delete(t.pending, k)
+						t.unpend(k)
 					}
 					s.st.timeouts.Add(1)
 					released = true
