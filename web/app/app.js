@@ -303,10 +303,18 @@ async function flushOutbox() {
         if (it.kind === "reply") r = await app.api.reply(it.ruser, it.k, it.text);
         else if (it.kind === "retwist") r = await app.api.retwist(it.ruser, it.k, it.text);
         else if (it.kind === "dm") r = await app.api.dm(it.to, it.text);
-        else r = await app.api.post(it.text);
+        else if (it.kind === "group") {
+          r = await app.api.optional("groupMessage", { alias: it.alias, text: it.text });
+          if (r === null) throw new Error(GROUPS_MISSING);
+        } else r = await app.api.post(it.text);
         outbox.remove(it.id);
         console.info(`twister: sent a queued ${it.kind} in ${Math.round(performance.now() - t0)} ms`, r && r.putErrors ? r.putErrors : "");
-        published(r, "Sent a post written offline");
+        if (it.kind === "dm" || it.kind === "group") {
+          if (it.kind === "dm") partners.add(app.me, it.to);
+          toast(`Sent a message written offline${it.kind === "dm" ? " to @" + it.to : ""}.`, "ok", 3000);
+          document.dispatchEvent(new CustomEvent(it.kind === "dm" ? "twister:dm" : "twister:group",
+            { detail: it.kind === "dm" ? { ...r, mine: true, to: it.to } : { alias: it.alias, message: r } }));
+        } else published(r, "Sent a post written offline");
       } catch (err) {
         console.warn("twister: a queued post could not be sent yet:", String(err && err.message || err));
         outbox.update(it.id, { error: explain(err) });
@@ -320,6 +328,40 @@ async function flushOutbox() {
   }
 }
 
+/** What a queued item is, before its text: "(message to @bob) ". */
+function queuedWhat(it) {
+  if (it.kind === "dm") return `(message to @${it.to}) `;
+  if (it.kind === "group") return `(message to the group ${it.alias}) `;
+  if (it.kind === "reply") return `(reply to @${it.ruser}) `;
+  if (it.kind === "retwist") return `(comment on @${it.ruser}'s post) `;
+  return "";
+}
+
+/** Takes a queued item out of the outbox and back into its composer's draft. */
+function backToDraft(it) {
+  const key = it.draftKey || (it.kind === "dm" ? "dm:" + it.to : it.kind === "group" ? "group:" + it.alias : "home");
+  const old = drafts.get(key);
+  drafts.set(key, old && old !== it.text ? `${old}\n${it.text}` : it.text);
+  outbox.remove(it.id);
+  renderNetState();
+  document.dispatchEvent(new CustomEvent("twister:outbox"));
+  document.dispatchEvent(new CustomEvent("twister:draft", { detail: { key } }));
+  toast("Back in its composer as a draft.", "ok", 3000);
+}
+
+/**
+ * The queued messages of one conversation (filter picks the outbox items),
+ * shown at the end of its message list until they are sent.
+ */
+function queuedMessages(list, filter) {
+  for (const li of list.querySelectorAll("li.msg.queued")) li.remove();
+  for (const it of outbox.all().filter(filter)) {
+    list.append(h("li.msg.mine.queued", { dataset: { id: it.id } }, h("p", it.text),
+      h("span.muted", { role: "status" }, navigator.onLine ? "Waiting to be sent…" : "Written offline — sent when the network is back"),
+      h("button.small.link", { type: "button", onclick: () => backToDraft(it) }, "Back to draft")));
+  }
+}
+
 function outboxList() {
   const box = h("div.outbox");
   const render = () => {
@@ -329,11 +371,12 @@ function outboxList() {
         ? `Waiting to be sent as @${it.user} — log in as @${it.user} to send it.`
         : navigator.onLine ? `Waiting to be sent…${it.error ? " Last try: " + it.error : ""}` : "Written offline — will be sent when the network is back.";
       const card = postCard({ id: it.id, user: it.user || app.me || "you", k: -1, time: it.queued, kind: "post",
-        text: (it.kind === "dm" ? `(message to @${it.to}) ` : "") + it.text, verified: false }, { pending: label });
+        text: queuedWhat(it) + it.text, verified: false }, { pending: label });
       card.classList.add("queued");
+      card.dataset.kind = it.kind || "post";
       card.querySelector(".body").append(h("div.row",
         h("button.small", { type: "button", onclick: () => flushOutbox() }, "Send now"),
-        h("button.small.danger", { type: "button", onclick: () => { drafts.set("home", it.text); outbox.remove(it.id); render(); renderNetState(); } }, "Back to draft")));
+        h("button.small.danger", { type: "button", onclick: () => { backToDraft(it); render(); } }, "Back to draft")));
       return card;
     }));
   };
@@ -514,17 +557,31 @@ async function viewHome() {
   await more();
 }
 
+/**
+ * Shows a promoted post (a block's coinbase message) above the timeline,
+ * at most once every 8 hours: the newest one, unless it is the one shown
+ * last time and an older one differs.
+ */
 async function showPromoted(slot) {
-  if (!promoted.due()) return;
+  // slot.dataset.state says what happened: "not-due", "loading", "shown",
+  // "none" (nothing to show) or "error".
+  const state = (st) => { slot.dataset.state = st; };
+  if (!promoted.due()) return state("not-due");
+  state("loading");
   try {
     const posts = await app.api.optional("promoted");
-    if (!posts || !posts.length) return;
-    const p = posts[Math.floor(Math.random() * posts.length)];
-    promoted.shown();
+    if (!promoted.due()) return state("not-due");
+    const p = (posts || []).find((x) => x.id !== promoted.lastId() && !mutes.hides(x)) || (posts || []).find((x) => !mutes.hides(x));
+    if (!p || !slot.isConnected) return state("none");
+    promoted.shown(p.id);
     const card = postCard(p);
     card.classList.add("promoted");
     slot.replaceChildren(h("div.promoted-label", "Promoted"), card);
-  } catch { /* promoted posts are optional */ }
+    state("shown");
+  } catch (err) {
+    console.info("twister: no promoted posts:", String((err && err.message) || err));
+    state("error");
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -556,15 +613,12 @@ async function whoToFollow(held) {
     if (!u || u === app.me || app.following.has(u) || mutes.get().users.includes(u)) return;
     score.set(u, (score.get(u) || 0) + n);
   };
-  let viaAPI = false;
-  for (const f of [...app.following].slice(0, 10)) {
-    try {
-      const list = await app.api.optional("userFollowing", { user: f });
-      if (list === null) break;
-      viaAPI = true;
-      for (const u of list) bump(u, 3);
-    } catch { /* next */ }
-  }
+  // Friends of friends: the public following lists of up to 10 followed
+  // users, read in parallel (each is a few DHT lookups).
+  const lists = await Promise.all([...app.following].filter((f) => f !== app.me).slice(0, 10)
+    .map((f) => app.api.optional("userFollowing", { user: f }).catch(() => [])));
+  const viaAPI = lists.some((l) => l !== null);
+  for (const list of lists) for (const u of list || []) bump(u, 3);
   for (const p of held) {
     if (p.rt) bump(p.rt.user, 2);
     if (p.fav) bump(p.fav.user, 2);
@@ -1337,7 +1391,9 @@ async function viewGroup(alias) {
     list.replaceChildren(...msgs.map((d) => h(`li.msg${d.mine ? ".mine" : ""}`, { dataset: { id: d.id, from: d.from } },
       h("a.sender", { href: `#/user/${d.from}` }, d.mine ? "You" : displayName(d.from), d.mine ? null : h("span.handle", " @" + d.from)),
       h("p", d.text), h("span.muted", { title: fullTime(d.time) }, timeAgo(d.time)))));
-    if (!msgs.length) list.append(h("li.empty", "No messages yet. Invite the members, then say hello!"));
+    const queued = (it) => it.kind === "group" && it.alias === alias;
+    if (!msgs.length && !outbox.all().some(queued)) list.append(h("li.empty", "No messages yet. Invite the members, then say hello!"));
+    queuedMessages(list, queued);
     listErr.replaceChildren();
     list.lastElementChild && list.lastElementChild.scrollIntoView({ block: "nearest" });
   };
@@ -1346,10 +1402,15 @@ async function viewGroup(alias) {
   el.append(composer({
     key: "group:" + alias, label: `Message to the group ${group.description || alias}`, submit: "Send", placeholder: "Write to the group…", rows: 2, limit: 4000,
     send: async (text) => { const d = await app.api.optional("groupMessage", { alias, text }); await safeRender(); return d; },
+    queue: { kind: "group", alias },
   }));
   const onGroup = (e) => { if (e.detail.alias === alias) safeRender(); };
   document.addEventListener("twister:group", onGroup);
-  onLeave(() => document.removeEventListener("twister:group", onGroup));
+  document.addEventListener("twister:outbox", safeRender);
+  onLeave(() => {
+    document.removeEventListener("twister:group", onGroup);
+    document.removeEventListener("twister:outbox", safeRender);
+  });
 }
 
 async function viewConversation(user) {
@@ -1365,7 +1426,9 @@ async function viewConversation(user) {
     const msgs = await app.api.dms(user);
     list.replaceChildren(...msgs.map((d) => h(`li.msg${d.mine ? ".mine" : ""}`, { dataset: { id: d.id } },
       h("p", d.text), h("span.muted", { title: fullTime(d.time) }, timeAgo(d.time)))));
-    if (!msgs.length) list.append(h("li.empty", "No messages yet. Say hello!"));
+    const queued = (it) => it.kind === "dm" && it.to === user;
+    if (!msgs.length && !outbox.all().some(queued)) list.append(h("li.empty", "No messages yet. Say hello!"));
+    queuedMessages(list, queued);
     list.lastElementChild && list.lastElementChild.scrollIntoView({ block: "nearest" });
   };
   try { await render(); } catch (err) { el.append(errorBox(err, render)); }
@@ -1374,9 +1437,14 @@ async function viewConversation(user) {
     send: async (text) => { const d = await app.api.dm(user, text); partners.add(app.me, user); await render(); return d; },
     queue: { kind: "dm", to: user },
   }));
-  const onDm = (e) => { const d = e.detail; if (d.from === user || d.to === user) render(); };
+  const onDm = (e) => { const d = e.detail; if (d.from === user || d.to === user) render().catch(() => {}); };
+  const onOutbox = () => render().catch(() => {});
   document.addEventListener("twister:dm", onDm);
-  onLeave(() => document.removeEventListener("twister:dm", onDm));
+  document.addEventListener("twister:outbox", onOutbox);
+  onLeave(() => {
+    document.removeEventListener("twister:dm", onDm);
+    document.removeEventListener("twister:outbox", onOutbox);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -1510,7 +1578,7 @@ async function viewSettings() {
     settings.set({ notifications: true });
     nMsg.textContent = "You will be notified of mentions and messages while this tab is in the background.";
   });
-  const nf = h("section.card", h("h2", "Notifications"), h("label.check", notif, " Desktop notifications for mentions and direct messages"), nMsg);
+  const nf = h("section.card", h("h2", "Notifications"), h("label.check", notif, " Desktop notifications for mentions, direct messages and group messages"), nMsg);
   // Mutes
   const m = mutes.get();
   const mu = h("textarea#set-mute-users", { rows: 3, spellcheck: false }, m.users.join("\n"));

@@ -5,9 +5,11 @@
 
 /** h("button.primary", {onclick}, "text", child…) builds an element. */
 export function h(tag, attrs, ...children) {
-  // tag is "name", "name.class…", "name#id" or "name#id.class…".
-  const [head, ...classes] = tag.split(".");
-  const [name, id] = head.split("#");
+  // tag is "name", "name.class…", "name#id", "name#id.class…" or
+  // "name.class#id".
+  const name = tag.match(/^[^.#]*/)[0];
+  const id = (tag.match(/#([^.#]+)/) || [])[1];
+  const classes = [...tag.matchAll(/\.([^.#]+)/g)].map((m) => m[1]);
   const el = document.createElement(name || "div");
   if (id) el.id = id;
   if (classes.length) el.className = classes.join(" ");
@@ -137,23 +139,35 @@ export async function busy(button, fn, errorBox) {
   }
 }
 
+// Node errors: [pattern, kind, words]; the first match tells.
+const ERRORS = [
+  [/not logged in/i, "login", "You are not logged in. Unlock your account (Account page) and try again; what you typed is kept."],
+  [/not the user's registered key/i, "key", "This key is not the registered key of that user. Check the username and paste the key again (52 characters, from twisterd's dumpprivkey or your backup)."],
+  [/wrong passphrase/i, "passphrase", "Wrong passphrase. Try again (passphrases are case-sensitive)."],
+  [/unverified data/i, "unverified", "A bridge or peer sent data that failed verification, so it was ignored. Try again, or add another bridge in Settings."],
+  [/unknown user|not registered|ErrUnknownUser|no such user/i, "user", "No such user on the block chain. Check the spelling (lowercase letters, digits and _)."],
+  [/invalid username/i, "user", "That is not a valid twister username: 1–16 of a–z, 0–9 and _."],
+  [/bad secret|base58|checksum|invalid (private )?key|secret/i, "key", "That is not a valid secret key: it should be the 52-character key starting with K, L or 5 (twisterd's dumpprivkey)."],
+  [/timeout|deadline|timed out/i, "network", "The network did not answer in time. Check your connection and the bridges (Network page), then try again; what you typed is kept."],
+  [/unreachable|unavailable|no bridge|disconnected|connection|websocket/i, "network", "Cannot reach any bridge. Check your connection or the bridge list in Settings; what you typed is kept and you can send it again."],
+  [/terminated|worker|Go program/i, "stopped", "The node stopped. Reload the page to restart it; your drafts are kept."],
+];
+
+function errorRule(err) {
+  const m = String((err && err.message) || err || "unknown error");
+  return [m, ERRORS.find(([re]) => re.test(m))];
+}
+
 /** A node error in words: what happened and what to do. */
 export function explain(err) {
-  const m = String((err && err.message) || err || "unknown error");
-  const rules = [
-    [/not logged in/i, "You are not logged in. Unlock your account (Account page) and try again; what you typed is kept."],
-    [/not the user's registered key/i, "This key is not the registered key of that user. Check the username and paste the key again (52 characters, from twisterd's dumpprivkey or your backup)."],
-    [/wrong passphrase/i, "Wrong passphrase. Try again (passphrases are case-sensitive)."],
-    [/unverified data/i, "A bridge or peer sent data that failed verification, so it was ignored. Try again, or add another bridge in Settings."],
-    [/unknown user|not registered|ErrUnknownUser|no such user/i, "No such user on the block chain. Check the spelling (lowercase letters, digits and _)."],
-    [/invalid username/i, "That is not a valid twister username: 1–16 of a–z, 0–9 and _."],
-    [/bad secret|base58|checksum|invalid (private )?key|secret/i, "That is not a valid secret key: it should be the 52-character key starting with K, L or 5 (twisterd's dumpprivkey)."],
-    [/timeout|deadline|timed out/i, "The network did not answer in time. Check your connection and the bridges (Network page), then try again; what you typed is kept."],
-    [/unreachable|unavailable|no bridge|disconnected|connection|websocket/i, "Cannot reach any bridge. Check your connection or the bridge list in Settings; what you typed is kept and you can send it again."],
-    [/terminated|worker|Go program/i, "The node stopped. Reload the page to restart it; your drafts are kept."],
-  ];
-  for (const [re, text] of rules) if (re.test(m)) return `${text} (${m})`;
-  return m;
+  const [m, rule] = errorRule(err);
+  return rule ? `${rule[2]} (${m})` : m;
+}
+
+/** Tells whether err is the network's fault (no bridge, no answer in time): trying later may work. */
+export function isNetworkError(err) {
+  const [, rule] = errorRule(err);
+  return !!rule && rule[1] === "network";
 }
 
 /** Keeps a textarea's text as a draft under key until cleared. */

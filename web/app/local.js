@@ -105,9 +105,15 @@ export const partners = {
 
 // --- promoted posts: at most once every 8 hours ---
 
+export const PROMOTED_EVERY = 8 * 3600 * 1000;
+
 export const promoted = {
-  due() { return Date.now() - read("promotedAt", 0) >= 8 * 3600 * 1000; },
-  shown() { write("promotedAt", Date.now()); },
+  /** Tells whether a promoted post may be shown now (none shown in the last 8 hours). */
+  due() { return Date.now() - read("promotedAt", 0) >= PROMOTED_EVERY; },
+  /** Notes that the promoted post id was shown now. */
+  shown(id) { write("promotedAt", Date.now()); write("promotedId", id || ""); },
+  /** The id of the promoted post shown last ("" if none). */
+  lastId() { return read("promotedId", ""); },
 };
 
 // --- outbox: posts written while offline, sent when back online ---

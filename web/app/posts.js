@@ -3,7 +3,7 @@
 // private) and thread actions, and the composer with twister's
 // 140-character counter, Enter to send, drafts and the offline outbox.
 
-import { h, richText, timeAgo, fullTime, codePoints, initialAvatar, busy, explain, toast } from "./dom.js";
+import { h, richText, timeAgo, fullTime, codePoints, initialAvatar, busy, isNetworkError, toast } from "./dom.js";
 import { app, profileOf, cachedProfile } from "./state.js";
 import { drafts, seen } from "./local.js";
 
@@ -49,7 +49,9 @@ function embedded(e, label) {
 
 /**
  * The card of a PostView. opts.focus: larger text (thread view);
- * opts.pending: an outbox item (not yet sent).
+ * opts.pending: an outbox item (not yet sent). A promoted post (kind
+ * "promoted": a block's coinbase message, not a post of its user's) is
+ * marked as such and has no actions nor thread.
  */
 export function postCard(p, opts = {}) {
   seen.fromPost(p);
@@ -59,6 +61,7 @@ export function postCard(p, opts = {}) {
   const target = isRT && !p.text ? { user: p.rt.user, k: p.rt.k, text: p.rt.text } : { user: p.user, k: p.k, text: p.text };
   const author = isRT && !p.text ? p.rt.user : p.user;
   const time = isRT && !p.text ? p.rt.time : p.time;
+  const isPromoted = p.kind === "promoted";
   const card = h("article.post", {
     tabindex: "0",
     dataset: { id: p.id, user: p.user, kind: p.kind, verified: String(!!p.verified) },
@@ -69,7 +72,9 @@ export function postCard(p, opts = {}) {
   if (isRT) body.append(h("div.context", "↻ ", h("a", { href: `#/user/${p.user}` }, "@" + p.user), p.text ? " retwisted with a comment" : " retwisted"));
   if (isFav) body.append(h("div.context", "★ ", h("a", { href: `#/user/${p.user}` }, "@" + p.user), p.kind === "pfav" ? " favourited privately" : " favourited"));
   body.append(h("header", userLink(author), " · ",
-    h("a.time", { href: `#/post/${target.user}/${target.k}`, title: fullTime(time) }, timeAgo(time)), " ",
+    isPromoted
+      ? h("span.time", { title: `${fullTime(time)}, block ${p.height}` }, timeAgo(time))
+      : h("a.time", { href: `#/post/${target.user}/${target.k}`, title: fullTime(time) }, timeAgo(time)), " ",
     p.verified ? verifiedMark() : null));
   if (p.reply) {
     body.append(h("div.context.replyto", "↳ in reply to ", h("a", { href: `#/post/${p.reply.user}/${p.reply.k}` }, `@${p.reply.user}`)));
@@ -80,6 +85,8 @@ export function postCard(p, opts = {}) {
   if (isFav) body.append(embedded(p.fav));
   if (opts.pending) {
     body.append(h("div.pending", { role: "status" }, opts.pending));
+  } else if (isPromoted) {
+    body.append(h("div.promoted-note", `Promoted: the message of block ${p.height}, chosen by whoever mined it.`));
   } else {
     body.append(actions(p, target, body));
   }
@@ -184,7 +191,8 @@ export function published(r, what) {
  * autofocus, send(text) → Promise, queue: outbox descriptor or null,
  * limit (default 140), multiline}.
  * Enter sends; Shift+Enter adds a line. The text stays in the draft until
- * it is sent.
+ * it is sent. Offline, a composer with a queue descriptor puts the text in
+ * the outbox (a "twister:queue" event with {text, draftKey, ...queue}).
  */
 export function composer(o) {
   const limit = o.limit || 140;
@@ -208,6 +216,15 @@ export function composer(o) {
     drafts.set(o.key, ta.value);
     update();
   });
+  // A queued item taken back to its draft ("twister:draft" {key}) shows here.
+  const onDraft = (e) => {
+    if (!form.isConnected) { document.removeEventListener("twister:draft", onDraft); return; }
+    if (e.detail && e.detail.key === o.key) {
+      ta.value = drafts.get(o.key);
+      update();
+    }
+  };
+  document.addEventListener("twister:draft", onDraft);
   ta.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
@@ -219,7 +236,7 @@ export function composer(o) {
     const text = ta.value.trim();
     if (!text) return;
     if (o.queue && !navigator.onLine) {
-      document.dispatchEvent(new CustomEvent("twister:queue", { detail: Object.assign({ text }, o.queue) }));
+      document.dispatchEvent(new CustomEvent("twister:queue", { detail: Object.assign({ text, draftKey: o.key }, o.queue) }));
       ta.value = "";
       drafts.set(o.key, "");
       update();
@@ -232,11 +249,13 @@ export function composer(o) {
       update();
     } catch (e2) {
       // The text stays in the box and in the draft.
-      if (o.queue && /bridge|unreachable|connection|timeout|timed out|offline/i.test(explain(e2))) {
+      // Only the network's fault can be fixed by sending later (not, say,
+      // an unknown recipient).
+      if (o.queue && isNetworkError(e2)) {
         err.append(" ", h("button.link", {
           type: "button",
           onclick: () => {
-            document.dispatchEvent(new CustomEvent("twister:queue", { detail: Object.assign({ text }, o.queue) }));
+            document.dispatchEvent(new CustomEvent("twister:queue", { detail: Object.assign({ text, draftKey: o.key }, o.queue) }));
             ta.value = "";
             drafts.set(o.key, "");
             err.textContent = "";

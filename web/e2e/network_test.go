@@ -178,8 +178,9 @@ type testNet struct {
 }
 
 // users registered on node A (webby is the one the browser logs in as)
-// and node B.
-var usersA, usersB = []string{"webby", "bob"}, []string{"carol"}
+// and node B (dave is followed by bob but not by webby: the who-to-follow
+// suggestion from bob's public following list).
+var usersA, usersB = []string{"webby", "bob"}, []string{"carol", "dave"}
 
 func startNet(t testing.TB) *testNet {
 	t.Helper()
@@ -211,8 +212,10 @@ func startNet(t testing.TB) *testNet {
 		}
 		return true
 	})
-	// A post needs the block after its author's registration.
-	for range 2 {
+	// A post needs the block after its author's registration; post
+	// numbers are limited to 2·(blocks since registration) + 20, and the
+	// tests post about 30 as bob.
+	for range 12 {
 		tn.A.mine()
 	}
 
@@ -230,6 +233,10 @@ func startNet(t testing.TB) *testNet {
 		Params: consensus.Regtest, Chain: ch, ConnectOnly: []string{tn.A.p2pAddr}, Logger: logger,
 		Dial:        func(ctx context.Context, addr string) (net.Conn, error) { return dialer.DialContext(ctx, "tcp", addr) },
 		StartHeight: func() int32 { return int32(ch.Height()) },
+		// The first getblocks is sometimes left unanswered (seen about one
+		// run in three); the stall fallback (getheaders) then syncs, after
+		// this long instead of the default 15 s.
+		StallTimeout: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
