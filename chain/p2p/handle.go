@@ -107,15 +107,24 @@ func (p *peer) handleVersion(v *wire.MsgVersion) error {
 	p.startHeight = v.StartHeight
 	p.relayTxs = v.Relay
 	p.bestHeight = max(p.bestHeight, int64(v.StartHeight))
-	p.gotVersion = true
 	if !p.inbound {
 		p.getAddrSent = true
 	}
 	p.mu.Unlock()
 
+	// Our version goes out before the peer counts as ready: an inventory
+	// announced to a ready peer (a block just mined) would otherwise
+	// precede it, be dropped by the peer as a message before version, and
+	// still be remembered here as known to it, so that our answers to its
+	// getblocks would leave that block out and its download stall.
+	// (Messages are handled one at a time: no second version can arrive
+	// meanwhile.)
 	if p.inbound {
 		p.sendVersion()
 	}
+	p.mu.Lock()
+	p.gotVersion = true
+	p.mu.Unlock()
 	p.send(&wire.MsgVerack{})
 	if !p.inbound {
 		p.send(&wire.MsgGetAddr{})
