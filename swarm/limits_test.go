@@ -202,3 +202,29 @@ func TestPeerSource(t *testing.T) {
 		t.Errorf("announced %v", got)
 	}
 }
+
+// TestLookupRetriedSoonWhenEmpty: a follow whose first lookups find no
+// peer (the author has not announced yet) looks again within seconds, not
+// after DiscoverInterval (a minute by default).
+func TestLookupRetriedSoonWhenEmpty(t *testing.T) {
+	const user = "lateauthor"
+	key := testKey(user)
+	src := newNode(t, "127.0.14.3", nodeOpts{users: []string{user}})
+	p := signPost(key, user, 1, "announced late")
+	src.AddPost(user, 1, p)
+	ps := &staticPeers{peers: map[resource.Target][]netip.AddrPort{}, announced: map[resource.Target][]int{}}
+	v := newValidator(100, user)
+	f, err := swarm.New(swarm.Config{Store: swarm.NewMemStore(), Validate: v.validate, ValidPostNumber: v.validPostNumber,
+		Peers: ps, AnnouncePort: 28333, Dialer: swarm.TCPDialer{LocalAddr: netip.MustParseAddr("127.0.14.4")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Follow(user)
+	f.Start()
+	time.Sleep(300 * time.Millisecond) // the first lookup finds nobody
+	ps.mu.Lock()
+	ps.peers[resource.InfoHash(user)] = []netip.AddrPort{netip.MustParseAddrPort(src.addr)}
+	ps.mu.Unlock()
+	waitFor(t, 5*time.Second, "post after the author announced", func() bool { d, ok := f.Post(user, 1); return ok && bytes.Equal(d, p) })
+}

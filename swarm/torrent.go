@@ -28,6 +28,7 @@ type torrent struct {
 
 	discovering  bool
 	nextDiscover time.Time
+	emptyLookups int // lookups in a row that found no peer while we had none
 	nextAnnounce time.Time
 	nextChoke    time.Time
 }
@@ -364,6 +365,21 @@ func (s *Swarm) maybeDiscover(t *torrent, now time.Time) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		t.discovering = false
+		if lookup {
+			// A lookup that found nobody while we have no peer (the
+			// author's announce may not have reached the DHT yet) is
+			// retried soon, backing off to DiscoverInterval: 1 s, 2 s,
+			// 4 s, … rather than a minute with no posts.
+			if len(found) == 0 && len(t.peers) == 0 {
+				retry := min(time.Second<<min(t.emptyLookups, 16), s.lim.DiscoverInterval)
+				t.emptyLookups++
+				if next := s.clock.Now().Add(retry); next.Before(t.nextDiscover) {
+					t.nextDiscover = next
+				}
+			} else {
+				t.emptyLookups = 0
+			}
+		}
 		for _, ap := range found {
 			if !ap.IsValid() || ap.Port() == 0 {
 				continue
