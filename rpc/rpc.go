@@ -11,6 +11,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
@@ -147,9 +148,23 @@ func usageText(m Method) string {
 }
 
 type request struct {
-	Method *string          `json:"method"`
-	Params *json.RawMessage `json:"params"`
-	ID     json.RawMessage  `json:"id"`
+	Method *string         `json:"method"`
+	Params any             `json:"params"` // an array ([]any, numbers as json.Number) or null
+	ID     json.RawMessage `json:"id"`
+}
+
+// decodeRequest reads one request in a single pass, numbers kept exact
+// (json.Number), refusing anything after the object as json.Unmarshal does.
+func decodeRequest(raw []byte, req *request) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(req); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("invalid character after top-level value")
+	}
+	return nil
 }
 
 type response struct {
@@ -260,7 +275,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // twisterd would use for it.
 func (s *Server) call(ctx context.Context, raw []byte) (response, int) {
 	var req request
-	if err := json.Unmarshal(raw, &req); err != nil {
+	if err := decodeRequest(raw, &req); err != nil {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(raw, &obj) != nil {
 			return response{Error: Errorf(CodeParse, "Parse error"), ID: json.RawMessage("null")}, http.StatusInternalServerError
@@ -278,10 +293,9 @@ func (s *Server) call(ctx context.Context, raw []byte) (response, int) {
 		return response{Error: Errorf(CodeMethodNotFound, "Method not found"), ID: id}, http.StatusNotFound
 	}
 	var params []any
-	if req.Params != nil && string(*req.Params) != "null" {
-		dec := json.NewDecoder(strings.NewReader(string(*req.Params)))
-		dec.UseNumber()
-		if err := dec.Decode(&params); err != nil {
+	if req.Params != nil {
+		var ok bool
+		if params, ok = req.Params.([]any); !ok {
 			return response{Error: Errorf(CodeInvalidRequest, "Params must be an array"), ID: id}, http.StatusInternalServerError
 		}
 	}

@@ -68,11 +68,23 @@ func TestHTTPBehaviour(t *testing.T) {
 		{"u", "p", `{"id":1,"method":"getblockcount","params":[1]}`, 500, `{"result":null,"error":{"code":-1,"message":"getblockcount\nReturns the number of blocks in the longest block chain."},"id":1}` + "\n"},
 		{"u", "p", `{"id":"r","method":"raw","params":[]}`, 200, `{"result":[{"a":1},[2]],"error":null,"id":"r"}` + "\n"},
 		{"u", "p", `{"id":1,"method":"boom","params":[]}`, 500, `{"result":null,"error":{"code":-32603,"message":"internal error: x"},"id":1}` + "\n"},
+		{"u", "p", `{"id":1,"method":"getblockhash","params":{"a":1}}`, 500, `{"result":null,"error":{"code":-32600,"message":"Params must be an array"},"id":1}` + "\n"},
+		{"u", "p", `{"id":1,"method":"getblockhash","params":7}`, 500, `{"result":null,"error":{"code":-32600,"message":"Params must be an array"},"id":1}` + "\n"},
+		{"u", "p", `{"id":1,"method":"getblockcount","params":null}`, 200, `{"result":3,"error":null,"id":1}` + "\n"},
+		{"u", "p", `{"id":1,"method":"getblockhash","params":[3]} x`, 500, `{"result":null,"error":{"code":-32700,"message":"Parse error"},"id":null}` + "\n"},
+		{"u", "p", `{"id":1,"method":"getblockhash","params":[3]}  ` + "\n", 200, `{"result":"h","error":null,"id":1}` + "\n"},
+		{"u", "p", `{"id":1,"method":5}`, 500, ""},
 		{"u", "wrong", `{"id":1,"method":"getblockcount"}`, 401, unauthorizedBody},
 		{"", "", `{"id":1,"method":"getblockcount"}`, 401, unauthorizedBody},
 	}
 	for i, c := range cases {
 		status, body := post(t, ts.URL, c.user, c.pass, c.body)
+		if c.want == "" { // only the status and the code matter
+			if status != c.status || !strings.Contains(body, `"code":-32600`) {
+				t.Errorf("case %d: got %d %q, want %d and an invalid request", i, status, body, c.status)
+			}
+			continue
+		}
 		if status != c.status || body != c.want {
 			t.Errorf("case %d: got %d %q, want %d %q", i, status, body, c.status, c.want)
 		}
