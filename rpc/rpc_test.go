@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-func newTestServer(t *testing.T) (*httptest.Server, *Server) {
+func newTestServer(t testing.TB) (*httptest.Server, *Server) {
 	s := NewServer("u", "p")
 	s.Register("getblockcount", Method{Usage: "getblockcount", Help: "Returns the number of blocks in the longest block chain.", MaxParams: 0,
 		Handler: func(ctx context.Context, p Params) (any, error) { return 3, nil }})
