@@ -132,6 +132,9 @@ func New(cfg Config) (*DHT, error) {
 	return d, nil
 }
 
+// Started tells whether Start was called.
+func (d *DHT) Started() bool { return d.started.Load() }
+
 // ID returns the node id.
 func (d *DHT) ID() krpc.ID { return d.id }
 

@@ -82,9 +82,17 @@ func (n *Node) openNetworks() error {
 		Store:    n.net.Posts,
 		Validate: func(user string, k int64, data []byte) error {
 			_, err := post.Validate(data, user, k, n.Chain)
+			if err != nil && n.chainBehind() && chainDependent(err) {
+				return fmt.Errorf("%w: %w", swarm.ErrNotYet, err)
+			}
 			return err
 		},
-		ValidPostNumber: func(user string, k int64) bool { return post.CheckPostNumber(n.Chain, user, k) == nil },
+		// While the chain is behind, a post number that looks too high
+		// may be fine once the blocks are in: an honest peer is not
+		// banned for it (its pieces are checked when they arrive).
+		ValidPostNumber: func(user string, k int64) bool {
+			return post.CheckPostNumber(n.Chain, user, k) == nil || n.chainBehind()
+		},
 		Peers:           peerSource{n},
 		AnnouncePort:    n.cfg.DHTPort(),
 		DHTPort:         uint16(n.cfg.DHTPort()),
@@ -117,9 +125,11 @@ func (n *Node) openNetworks() error {
 // startNetworks starts the DHT and the swarms and follows what the local
 // users follow.
 func (n *Node) startNetworks() error {
+	saved := n.loadDHTState()
 	if err := n.net.DHT.Start(); err != nil {
 		return err
 	}
+	go n.saveDHTStateLoop()
 	if err := n.net.Swarm.Start(); err != nil {
 		return err
 	}
@@ -128,7 +138,7 @@ func (n *Node) startNetworks() error {
 			n.log.Warn("following", "user", u, "err", err)
 		}
 	}
-	var boot []netip.AddrPort
+	boot := saved
 	for _, a := range append(append([]string{}, n.cfg.AddNode...), n.cfg.Connect...) {
 		if ap, err := resolveAddrPort(a, n.params.DefaultPort); err == nil {
 			boot = append(boot, netip.AddrPortFrom(ap.Addr(), ap.Port()+LibtorrentPortOffset))
@@ -168,6 +178,11 @@ func (n *Node) closeNetworks() {
 		n.net.Swarm.Close()
 	}
 	if n.net.DHT != nil {
+		if n.net.DHT.Started() {
+			if err := n.saveDHTState(); err != nil {
+				n.log.Warn("DHT state", "err", err)
+			}
+		}
 		n.net.DHT.Close()
 	}
 	if n.net.dhtConn != nil {
@@ -203,6 +218,24 @@ func resolveAddrPort(s string, defPort uint16) (netip.AddrPort, error) {
 	}
 	a, _ := netip.AddrFromSlice(ips[0])
 	return netip.AddrPortFrom(a.Unmap(), uint16(p)), nil
+}
+
+// chainBehind tells whether a peer has announced blocks beyond our tip
+// (the chain is still downloading).
+func (n *Node) chainBehind() bool {
+	if n.P2P == nil {
+		return false
+	}
+	known, best := n.P2P.Progress()
+	return best > known
+}
+
+// chainDependent tells whether a post was refused for something the
+// blocks not received yet may change: its author's registration or key,
+// its post number's limit, its height.
+func chainDependent(err error) bool {
+	return errors.Is(err, post.ErrUnregistered) || errors.Is(err, post.ErrPostNumber) ||
+		errors.Is(err, post.ErrHeight) || errors.Is(err, post.ErrBadSignature)
 }
 
 // onPost sees every post the swarms store (ours and received ones),

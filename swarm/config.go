@@ -22,7 +22,7 @@ type Config struct {
 	// Validate checks a received piece: post k of user with bytes data
 	// (required). The node plugs in post.Validate: signature, post-number
 	// limit k ≤ 2·(tip − regHeight) + 20, size (§2.9). A failure penalises
-	// the sending peer.
+	// the sending peer, unless it wraps ErrNotYet (see there).
 	Validate func(user string, k int64, data []byte) error
 	// ValidPostNumber says whether k is an acceptable post number for user
 	// (required); a have(k) or an oversized bitfield failing it disconnects
@@ -72,6 +72,7 @@ type Limits struct {
 	DiscoverInterval    time.Duration // PeerSource lookups while short of peers; default 60 s
 	AnnounceInterval    time.Duration // default 15 min
 	TickInterval        time.Duration // housekeeping tick; default 500 ms
+	DeferDelay          time.Duration // a piece Validate could not judge yet is asked for again after this; default 2 s
 	Wire                wire.Limits   // frame limits (bitfield size, extension payloads)
 }
 
@@ -108,6 +109,7 @@ func (l Limits) withDefaults() Limits {
 	dur(&l.DiscoverInterval, 60*time.Second)
 	dur(&l.AnnounceInterval, 15*time.Minute)
 	dur(&l.TickInterval, 500*time.Millisecond)
+	dur(&l.DeferDelay, 2*time.Second)
 	return l
 }
 

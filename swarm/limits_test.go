@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,4 +228,39 @@ func TestLookupRetriedSoonWhenEmpty(t *testing.T) {
 	ps.peers[resource.InfoHash(user)] = []netip.AddrPort{netip.MustParseAddrPort(src.addr)}
 	ps.mu.Unlock()
 	waitFor(t, 5*time.Second, "post after the author announced", func() bool { d, ok := f.Post(user, 1); return ok && bytes.Equal(d, p) })
+}
+
+// TestNotYetDefers: a piece Validate cannot judge yet (ErrNotYet: the
+// follower's chain is behind) costs the sender nothing and is asked for
+// again once DeferDelay has passed.
+func TestNotYetDefers(t *testing.T) {
+	const user = "aheadauthor"
+	key := testKey(user)
+	src := newNode(t, "127.0.14.5", nodeOpts{users: []string{user}})
+	p := signPost(key, user, 1, "from blocks the follower lacks")
+	src.AddPost(user, 1, p)
+	ps := &staticPeers{peers: map[resource.Target][]netip.AddrPort{resource.InfoHash(user): {netip.MustParseAddrPort(src.addr)}}, announced: map[resource.Target][]int{}}
+	v := newValidator(100, user)
+	var synced atomic.Bool
+	validate := func(u string, k int64, data []byte) error {
+		if !synced.Load() {
+			return fmt.Errorf("%w: height beyond our tip", swarm.ErrNotYet)
+		}
+		return v.validate(u, k, data)
+	}
+	f, err := swarm.New(swarm.Config{Store: swarm.NewMemStore(), Validate: validate, ValidPostNumber: v.validPostNumber,
+		Peers: ps, Dialer: swarm.TCPDialer{LocalAddr: netip.MustParseAddr("127.0.14.6")},
+		Limits: swarm.Limits{DeferDelay: 300 * time.Millisecond, TickInterval: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Follow(user)
+	f.Start()
+	waitFor(t, 5*time.Second, "a deferred piece", func() bool { return f.Stats().Deferred > 0 })
+	synced.Store(true)
+	waitFor(t, 5*time.Second, "the piece once it can be checked", func() bool { d, ok := f.Post(user, 1); return ok && bytes.Equal(d, p) })
+	if st := f.Stats(); st.Penalties != 0 || st.Rejected != 0 || st.Bans != 0 {
+		t.Errorf("the honest peer was held responsible: %+v", st)
+	}
 }

@@ -659,7 +659,17 @@ func (s *Swarm) receive(p *peer, m wire.Message) bool {
 	user := t.user
 	s.mu.Unlock()
 
-	if err := s.cfg.Validate(user, int64(k), m.Payload); err != nil {
+	if err := s.cfg.Validate(user, int64(k), m.Payload); errors.Is(err, ErrNotYet) {
+		s.st.deferred.Add(1)
+		s.log.Debug("swarm: piece deferred", "user", user, "k", k, "err", err)
+		s.mu.Lock()
+		if t.deferred == nil {
+			t.deferred = map[uint32]time.Time{}
+		}
+		t.deferred[k] = s.clock.Now().Add(s.lim.DeferDelay)
+		s.mu.Unlock()
+		return true
+	} else if err != nil {
 		s.st.rejected.Add(1)
 		s.mu.Lock()
 		s.penalise(p, fmt.Errorf("piece %d of %q rejected: %w", k, user, err))

@@ -50,6 +50,7 @@ type Swarm struct {
 type counters struct {
 	piecesIn, piecesOut, bytesIn, bytesOut, postsStored   atomic.Uint64
 	rejected, penalties, timeouts, unrequested, dials     atomic.Uint64
+	deferred                                              atomic.Uint64
 	dialFailures, accepted, refused, peeksServed, handErr atomic.Uint64
 }
 
@@ -58,6 +59,12 @@ var (
 	ErrClosed      = errors.New("swarm: closed")
 	ErrNotFollowed = errors.New("swarm: user not followed")
 	ErrConflict    = errors.New("swarm: a different post with this number is already held")
+	// ErrNotYet, returned (wrapped) by Config.Validate, says a piece cannot
+	// be judged yet (the node's chain is still behind: the author's
+	// registration or the post's height is in blocks not received yet).
+	// The piece is dropped without penalising the peer and asked for again
+	// after DeferDelay.
+	ErrNotYet = errors.New("swarm: piece cannot be checked yet")
 )
 
 // New checks cfg and returns a stopped Swarm; call Start to run it.
@@ -387,6 +394,7 @@ type Stats struct {
 	BytesReceived, BytesSent           uint64 // piece payload bytes
 	PostsStored                        uint64 // received or added, durably stored
 	Rejected                           uint64 // pieces failing Validate
+	Deferred                           uint64 // pieces Validate could not judge yet (ErrNotYet)
 	Penalties                          uint64 // peers banned (forged piece, over-limit have/bitfield)
 	RequestTimeouts                    uint64
 	Unrequested                        uint64 // pieces we did not ask for (dropped)
@@ -417,7 +425,7 @@ func (s *Swarm) Stats() Stats {
 	st.RequestTimeouts, st.Unrequested = c.timeouts.Load(), c.unrequested.Load()
 	st.Dials, st.DialFailures = c.dials.Load(), c.dialFailures.Load()
 	st.Accepted, st.Refused, st.HandshakeFailures = c.accepted.Load(), c.refused.Load(), c.handErr.Load()
-	st.PeeksServed = c.peeksServed.Load()
+	st.PeeksServed, st.Deferred = c.peeksServed.Load(), c.deferred.Load()
 	return st
 }
 

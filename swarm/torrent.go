@@ -22,7 +22,8 @@ type torrent struct {
 	peers     map[*peer]struct{}
 	byID      map[[20]byte]*peer
 	cands     map[string]*candidate
-	pending   map[uint32]*peer // piece → peer it is requested from (until timeout)
+	pending   map[uint32]*peer     // piece → peer it is requested from (until timeout)
+	deferred  map[uint32]time.Time // piece → when to ask again (Validate said ErrNotYet)
 	unchoked  int
 	closed    bool
 
@@ -144,6 +145,9 @@ func (s *Swarm) fill(t *torrent, p *peer) {
 	now := s.clock.Now()
 	p.has.wanted(&t.have, func(k uint32) bool {
 		if int64(k) >= t.numPieces || t.pending[k] != nil {
+			return true
+		}
+		if until, ok := t.deferred[k]; ok && now.Before(until) {
 			return true
 		}
 		if p.peerChoking && !p.allowedFast[k] {
@@ -418,6 +422,21 @@ func (s *Swarm) tick() {
 		}
 	}
 	for _, t := range s.torrents {
+		if len(t.deferred) > 0 {
+			due := false
+			for k, until := range t.deferred {
+				if !now.Before(until) {
+					delete(t.deferred, k)
+					due = true
+				}
+			}
+			if len(t.deferred) == 0 {
+				t.deferred = nil
+			}
+			if due {
+				s.refill(t, nil)
+			}
+		}
 		for p := range t.peers {
 			if now.Sub(p.lastRecv) > s.lim.PeerTimeout {
 				s.closePeer(p, errPeerTimeout)
