@@ -93,9 +93,9 @@ func (n *Node) openNetworks() error {
 		ValidPostNumber: func(user string, k int64) bool {
 			return post.CheckPostNumber(n.Chain, user, k) == nil || n.chainBehind()
 		},
-		Peers:           peerSource{n},
-		AnnouncePort:    n.cfg.DHTPort(),
-		DHTPort:         uint16(n.cfg.DHTPort()),
+		Peers:        peerSource{n},
+		AnnouncePort: n.cfg.DHTPort(),
+		DHTPort:      uint16(n.cfg.DHTPort()),
 		// One connection per followed user and peer: twisterd's 800 would
 		// stop a node following more than 800 users with one peer each.
 		Limits: swarm.Limits{MaxConnections: 4000},
