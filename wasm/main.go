@@ -157,16 +157,23 @@ func dispatch(method string, raw json.RawMessage) (any, error) {
 		n.Logout()
 		return nil, nil
 	case "follow", "unfollow":
-		p, err := params[struct{ User string }](raw)
+		// public: listed in the user's following<n> (default, as
+		// twister-html), or false for a follow kept on the device.
+		p, err := params[struct {
+			User   string
+			Public *bool
+		}](raw)
 		if err != nil {
 			return nil, err
 		}
 		if method == "follow" {
-			return nil, n.Follow(ctx, p.User)
+			return n.FollowUser(ctx, p.User, p.Public == nil || *p.Public)
 		}
-		return nil, n.Unfollow(ctx, p.User)
+		return n.UnfollowUser(ctx, p.User)
 	case "following":
 		return n.Following(), nil
+	case "follows":
+		return n.Follows(), nil
 	case "timeline":
 		o, err := params[webnode.TimelineOptions](raw)
 		if err != nil {

@@ -23,7 +23,10 @@ import (
 // user's current key on the chain (from a freshly verified proof). The
 // node joins the user's own swarm (holding and serving the user's posts)
 // and learns the next post number from the posts held and the user's
-// verified "status" item in the DHT.
+// verified "status" item in the DHT. If this device published the user's
+// following list before and the public follows differ from it now (a
+// failed put, changes made while logged out), it is published again in
+// the background.
 func (n *Node) Login(ctx context.Context, s Signer) error {
 	user := s.User()
 	if err := text.ValidUsername(user); err != nil {
@@ -61,6 +64,15 @@ func (n *Node) Login(ctx context.Context, s Signer) error {
 		n.rtc.addRoom(user)
 	}
 	n.groupsLogin() // load the user's group chats, join their members' swarms (groups.go)
+	// A following list this device failed to publish for the user (or
+	// changed while logged out since) is put now (follow.go).
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.RequestTimeout)
+		defer cancel()
+		n.retryFollowing(ctx)
+	}()
 	return nil
 }
 

@@ -3,7 +3,6 @@ package webnode
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"github.com/gotwister/twister/post"
 	"github.com/gotwister/twister/resource"
 	"github.com/gotwister/twister/swarm"
-	"github.com/gotwister/twister/text"
 )
 
 // Node is a browser twister node. Create it with New, then Start it. Its
@@ -43,9 +41,11 @@ type Node struct {
 
 	mu          sync.Mutex
 	signer      Signer
-	nextK       int64 // next post number of the signer
-	lastPublicK int64 // −1: none
-	follows     []string
+	nextK       int64                           // next post number of the signer
+	lastPublicK int64                           // −1: none
+	follows     []string                        // followed users, sorted
+	private     map[string]bool                 // the followed users followed privately
+	fs          followState                     // publication of the following list (follow.go)
 	posts       map[string]map[int64]*post.Post // held, verified posts
 	dms         map[string]*DMView              // decrypted DMs by post id (for the signer)
 	notForMe    map[string]bool                 // DMs that do not open with the signer's key
@@ -55,8 +55,6 @@ type Node struct {
 
 	groups *groupState // group chats of the signer (groups.go)
 }
-
-const kvFollows = "follows"
 
 // New checks cfg and returns a stopped node.
 func New(cfg Config) (*Node, error) {
@@ -98,6 +96,7 @@ func New(cfg Config) (*Node, error) {
 		cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger,
 		posts: map[string]map[int64]*post.Post{}, dms: map[string]*DMView{}, notForMe: map[string]bool{},
 		bridges: map[string]ConnEvent{}, lastPublicK: -1, groups: newGroupState(),
+		private: map[string]bool{}, fs: followState{pub: map[string]*followPub{}, pageSize: followingPageSize},
 	}
 	n.br = cfg.Bridge
 	if n.br == nil {
@@ -164,15 +163,17 @@ func (n *Node) Start(ctx context.Context) error {
 		n.log.Warn("webnode: header sync failed", "err", err)
 	}
 	var follows []string
+	private := map[string]bool{}
 	if b, ok, err := n.store.GetKV(kvFollows); err != nil {
 		return fmt.Errorf("webnode: reading follows: %w", err)
 	} else if ok {
-		if err := json.Unmarshal(b, &follows); err != nil {
+		if follows, private, err = decodeFollows(b); err != nil {
 			n.log.Warn("webnode: stored follow list unreadable", "err", err)
+			follows, private = nil, map[string]bool{}
 		}
 	}
 	n.mu.Lock()
-	n.follows = follows
+	n.follows, n.private = follows, private
 	n.mu.Unlock()
 	for _, u := range follows {
 		n.loadPosts(u)
@@ -240,6 +241,10 @@ func (n *Node) syncLoop() {
 		if err := n.chain.sync(ctx); err != nil {
 			n.log.Warn("webnode: header sync failed", "err", err)
 		}
+		cancel()
+		// A following list whose publication failed is put again.
+		ctx, cancel = context.WithTimeout(n.ctx, 2*n.cfg.RequestTimeout)
+		n.retryFollowing(ctx)
 		cancel()
 	}
 }
@@ -449,88 +454,6 @@ func (n *Node) onPost(user string, k int64, data []byte) {
 		return
 	}
 	n.emit(EventNewPost, viewOf(p))
-}
-
-// Following returns the followed users, sorted.
-func (n *Node) Following() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.follows)
-}
-
-// Follow starts following user: the user's key is fetched and verified
-// (unregistered names are refused), the follow list is saved, and the
-// swarm engine joins the user's swarm to fetch, hold and serve the posts.
-func (n *Node) Follow(ctx context.Context, user string) error {
-	if err := text.ValidUsername(user); err != nil {
-		return fmt.Errorf("webnode: %w", err)
-	}
-	if _, err := n.chain.history(user); err != nil {
-		return fmt.Errorf("webnode: follow %q: %w", user, err)
-	}
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return ErrClosed
-	}
-	if slices.Contains(n.follows, user) {
-		n.mu.Unlock()
-		return nil
-	}
-	follows := append(slices.Clone(n.follows), user)
-	slices.Sort(follows)
-	if err := n.saveFollows(follows); err != nil {
-		n.mu.Unlock()
-		return err
-	}
-	n.follows = follows
-	n.mu.Unlock()
-	n.loadPosts(user)
-	if err := n.sw.Follow(user); err != nil {
-		return err
-	}
-	n.serve(user)
-	if n.rtc != nil {
-		n.rtc.addRoom(user)
-	}
-	return nil
-}
-
-// Unfollow stops following user and leaves the swarm (unless it is the
-// logged-in user's own). Held posts stay in the store.
-func (n *Node) Unfollow(ctx context.Context, user string) error {
-	n.mu.Lock()
-	i := slices.Index(n.follows, user)
-	if i < 0 {
-		n.mu.Unlock()
-		return nil
-	}
-	follows := slices.Delete(slices.Clone(n.follows), i, i+1)
-	if err := n.saveFollows(follows); err != nil {
-		n.mu.Unlock()
-		return err
-	}
-	n.follows = follows
-	own := n.signer != nil && n.signer.User() == user
-	n.mu.Unlock()
-	if !own {
-		n.sw.Unfollow(user)
-		if n.rtc != nil {
-			n.rtc.removeRoom(user)
-		}
-		if err := n.br.Unserve(ctx, user); err != nil {
-			n.log.Debug("webnode: unserve failed", "user", user, "err", err)
-		}
-	}
-	return nil
-}
-
-func (n *Node) saveFollows(f []string) error {
-	b, _ := json.Marshal(f)
-	if err := n.store.PutKV(kvFollows, b); err != nil {
-		return fmt.Errorf("webnode: saving follows: %w", err)
-	}
-	return nil
 }
 
 // TimelineOptions select a page of the timeline.

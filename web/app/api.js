@@ -37,6 +37,7 @@ export const KEYSTORE = {
 export const OPTIONAL = {
   promoted: "promotedPosts", // promoted ("spam") posts, shown at most once every 8 hours
   userFollowing: "userFollowing", // another user's following<n> list (who to follow)
+  follows: "follows", // the follow list with visibility: [{user, public}]
   userPosts: "userPosts", // recent posts of a user one does not follow
   conversations: "conversations", // DM partners: [{user, last: DMView}], newest first
   // Group chats (../js/README.md): no view uses them yet.
@@ -127,7 +128,8 @@ export class Api {
   // --- the node (README.md of ../js) ---
   login(user, secret) { return this.call("login", { user, secret }); }
   logout() { return this.call("logout"); }
-  follow(user) { return this.call("follow", { user }); }
+  /** Follows publicly (default) or with {public: false} privately; switches a follow: FollowResult. */
+  follow(user, { public: pub = true } = {}) { return this.call("follow", { user, public: pub }); }
   unfollow(user) { return this.call("unfollow", { user }); }
   following() { return this.call("following"); }
   timeline(o = {}) { return this.call("timeline", o); }

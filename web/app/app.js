@@ -73,6 +73,8 @@ async function startNode() {
   app.me = st.user || "";
   app.height = st.height;
   app.following = new Set(st.following || []);
+  const follows = await api.optional("follows").catch(() => null);
+  app.privateFollows = new Set((follows || []).filter((f) => !f.public).map((f) => f.user));
   for (const b of st.bridges || []) app.bridges.set(b.bridge, b);
   renderNetState();
 }
@@ -639,29 +641,76 @@ function trending(held) {
   return [...count.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 10);
 }
 
+// The follow control of a user: "Follow" (public, the default: listed in
+// the logged-in user's following list in the DHT) with "Follow privately"
+// (kept on this device only) beside it; once followed, "Unfollow" and a
+// button that shows whether the follow is public or private and switches
+// it. Every control of the same user on the page is redrawn on a change.
 function followButton(user) {
   const btn = h("button.follow", { type: "button", dataset: { user } });
+  const priv = h("button.small.follow-private", { type: "button", dataset: { user },
+    title: "Follow on this device only: not listed in your public following list" }, "Follow privately");
+  const kind = h("button.small.follow-kind", { type: "button", dataset: { user } });
+  const ctl = h("span.follow-ctl", { dataset: { user } }, btn, priv, kind);
   const render = () => {
     const f = app.following.has(user);
+    const isPriv = f && app.privateFollows.has(user);
     btn.textContent = f ? "Unfollow" : "Follow";
     btn.classList.toggle("primary", !f);
     btn.setAttribute("aria-pressed", String(f));
+    btn.title = f ? "" : "Follow publicly: listed in your following list, which others see";
+    priv.hidden = f;
+    kind.hidden = !f;
+    kind.textContent = isPriv ? "Private" : "Public";
+    kind.dataset.kind = isPriv ? "private" : "public";
+    kind.title = isPriv
+      ? "A private follow: kept on this device, not in your public following list. Click to make it public."
+      : "A public follow: listed in your following list in the DHT. Click to make it private.";
+    kind.setAttribute("aria-label", (isPriv ? "Private follow of @" : "Public follow of @") + user + (isPriv ? ": make public" : ": make private"));
   };
-  btn.addEventListener("click", () => busy(btn, async () => {
-    if (app.following.has(user)) {
-      await app.api.unfollow(user);
-      app.following.delete(user);
-      toast(`Unfollowed @${user}.`, "ok", 3000);
-    } else {
-      await app.api.follow(user);
-      app.following.add(user);
-      toast(`Following @${user}: their posts are being fetched from their swarm.`, "ok", 4000);
-    }
+  ctl._render = render;
+  const redrawAll = () => {
+    for (const c of document.querySelectorAll(".follow-ctl")) if (c.dataset.user === user && c._render) c._render();
     render();
-  }).catch(() => {}));
+  };
+  const follow = (pub, button) => busy(button, async () => {
+    const r = await app.api.follow(user, { public: pub });
+    const wasFollowing = app.following.has(user);
+    app.following.add(user);
+    if (r && r.public === false) app.privateFollows.add(user); else app.privateFollows.delete(user);
+    const what = wasFollowing
+      ? (pub ? `@${user} is now a public follow.` : `@${user} is now a private follow, kept on this device.`)
+      : (pub ? `Following @${user}: their posts are being fetched from their swarm.` : `Following @${user} privately (this device only): their posts are being fetched from their swarm.`);
+    followToast(r, what);
+    redrawAll();
+  }).catch(() => {});
+  btn.addEventListener("click", () => {
+    if (!app.following.has(user)) return follow(true, btn);
+    return busy(btn, async () => {
+      const r = await app.api.unfollow(user);
+      app.following.delete(user);
+      app.privateFollows.delete(user);
+      followToast(r, `Unfollowed @${user}.`);
+      redrawAll();
+    }).catch(() => {});
+  });
+  priv.addEventListener("click", () => follow(false, priv));
+  kind.addEventListener("click", () => follow(app.privateFollows.has(user), kind));
   render();
-  if (user === app.me) btn.hidden = true;
-  return btn;
+  if (user === app.me) ctl.hidden = true;
+  return ctl;
+}
+
+// followToast tells the outcome of a follow change, with what the
+// publication of the public following list (FollowResult) came to.
+function followToast(r, what) {
+  if (r && r.putErrors && r.putErrors.length) {
+    toast(`${what} Publishing your public following list failed (${r.putErrors.join("; ")}); it is tried again in a minute.`, "warn", 10000);
+  } else if (r && r.unpublished) {
+    toast(`${what} Your public following list is published once you make a change while logged in.`, "ok", 5000);
+  } else {
+    toast(what, "ok", 3000);
+  }
 }
 
 function userRow(user) {
@@ -1062,10 +1111,11 @@ async function viewUser(user) {
   profileOf(user, { fresh: true }).then((p) => {
     if (!p) { info.replaceChildren(h("p.muted", "No profile found (or the network did not answer).")); return; }
     const f = p.fields || {};
-    info.replaceChildren(
+    // (replaceChildren would show a null as the text "null")
+    info.replaceChildren(...[
       f.bio ? h("p.bio", f.bio) : null,
       h("p.muted", [f.location, f.url ? h("a", { href: /^https?:\/\//.test(f.url) ? f.url : "https://" + f.url, rel: "noopener nofollow", target: "_blank" }, f.url) : null].filter(Boolean).flatMap((x, i) => (i ? [" · ", x] : [x]))),
-      p.cached ? h("p.muted", "(saved copy: the network did not answer)") : null);
+      p.cached ? h("p.muted", "(saved copy: the network did not answer)") : null].filter(Boolean));
   });
   const list = h("div.posts", { role: "feed" });
   const sentinel = h("div.sentinel", loading("Loading posts…"));

@@ -6,6 +6,7 @@ export const app = {
   api: null, // Api (api.js) once the node has started
   me: "", // logged-in user, or ""
   following: new Set(),
+  privateFollows: new Set(), // the followed users followed privately (this device only)
   bridges: new Map(), // url → {state, error}
   height: 0,
   newPosts: [], // newPost events not yet shown on the home timeline

@@ -424,6 +424,7 @@ func TestWebUI(t *testing.T) {
 	}
 	t.Run("unfollow", func(t *testing.T) { b.t = t; testUnfollow(t, b, tn) })
 	t.Run("whotofollow", func(t *testing.T) { b.t = t; testWhoToFollow(t, b, tn) })
+	t.Run("publicfollow", func(t *testing.T) { b.t = t; testPublicFollow(t, b, tn) })
 	t.Run("promoted", func(t *testing.T) { b.t = t; testPromoted(t, b, tn) })
 	t.Run("notifications", func(t *testing.T) { b.t = t; testNotifications(t, b, tn) })
 	t.Run("mute", func(t *testing.T) { b.t = t; testMute(t, b, tn) })

@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +164,107 @@ func testWhoToFollow(t *testing.T, b *browser, tn *testNet) {
 	if b.str(`String(!!document.querySelector('`+sel+`'))`) == "true" {
 		t.Error("dave is still suggested after following him")
 	}
+}
+
+// followingList reads user's following1 with native node A's dhtget RPC
+// (as twisterd's web UI reads anyone's following list): the names and the
+// seq of the item, which must be signed by user; ok is false when there
+// is none.
+func followingList(t *testing.T, tn *testNet, user string) (names []string, seq int64, ok bool) {
+	t.Helper()
+	raw, err := tn.A.call("dhtget", user, "following1", "s")
+	if err != nil {
+		t.Fatalf("dhtget %s following1: %v", user, err)
+	}
+	var items []struct {
+		P struct {
+			V   []string `json:"v"`
+			Seq int64    `json:"seq"`
+		} `json:"p"`
+		SigUser string `json:"sig_user"`
+	}
+	if err := json.Unmarshal(raw, &items); err != nil {
+		t.Fatalf("dhtget %s following1: %s: %v", user, raw, err)
+	}
+	if len(items) == 0 {
+		return nil, 0, false
+	}
+	if len(items) != 1 || items[0].SigUser != user {
+		t.Fatalf("dhtget %s following1: %s", user, raw)
+	}
+	return items[0].P.V, items[0].P.Seq, true
+}
+
+// wantFollowing waits until native node A reads user's following1 as
+// exactly want (sorted, as published) and returns its seq.
+func wantFollowing(t *testing.T, tn *testNet, user string, want ...string) int64 {
+	t.Helper()
+	var got []string
+	var seq int64
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var ok bool
+		if got, seq, ok = followingList(t, tn, user); ok && slices.Equal(got, want) {
+			return seq
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("native node A reads %s's following1 as %q (seq %d), want %q", user, got, seq, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// testPublicFollow: webby's public follows (the follow button's default:
+// bob, carol and dave by now) are in his following1, which native node A
+// reads with dhtget; dave unfollowed and followed again privately ("Follow
+// privately") is left out, the control says "Private", and it switches to
+// public and back (dave listed, then not); unfollowing carol removes her;
+// following her again (public) lists her again, for the later subtests.
+func testPublicFollow(t *testing.T, b *browser, tn *testNet) {
+	wantFollowing(t, tn, "webby", "bob", "carol", "dave")
+	follow := func(u string) string { return `#main button.follow[data-user="` + u + `"]` }
+	kind := func(u string) string { return `#main button.follow-kind[data-user="` + u + `"]` }
+	shows := func(u, main, k string) string {
+		return fmt.Sprintf(`(() => { const f = document.querySelector(%q), k = document.querySelector(%q), p = document.querySelector(%q);
+		  return f && f.textContent === %q && (%q === "" ? k.hidden && !p.hidden : !k.hidden && p.hidden && k.textContent === %q); })()`,
+			follow(u), kind(u), `#main button.follow-private[data-user="`+u+`"]`, main, k, k)
+	}
+
+	b.route("#/user/carol")
+	b.wait("carol's follow shown as public", shows("carol", "Unfollow", "Public"), 30*time.Second)
+
+	// dave: unfollowed, then followed privately.
+	b.route("#/user/dave")
+	b.wait("dave's follow shown as public", shows("dave", "Unfollow", "Public"), 30*time.Second)
+	b.click(follow("dave"), "Unfollow")
+	b.wait("dave unfollowed, both ways of following offered", shows("dave", "Follow", ""), 30*time.Second)
+	seq := wantFollowing(t, tn, "webby", "bob", "carol")
+	b.click(`#main button.follow-private[data-user="dave"]`, "Follow privately")
+	b.wait("dave followed privately", shows("dave", "Unfollow", "Private"), 30*time.Second)
+	b.waitAsync("dave a private follow in the node", `twisterApi.call("follows").then(l => l.some(f => f.user === "dave" && f.public === false) && l.some(f => f.user === "carol" && f.public === true))`, 10*time.Second)
+	b.shot("desktop-24-private-follow")
+	if got, s, _ := followingList(t, tn, "webby"); !slices.Equal(got, []string{"bob", "carol"}) || s != seq {
+		t.Errorf("after following dave privately following1 is %q (seq %d → %d), want bob and carol unchanged", got, seq, s)
+	}
+	b.waitAsync("the worker's userFollowing(webby) without dave", `twisterApi.call("userFollowing", {user: "webby"}).then(l => l.join() === "bob,carol")`, 30*time.Second)
+
+	// The switch: public (listed), then private again (not listed).
+	b.click(kind("dave"), "Private")
+	b.wait("dave switched to public", shows("dave", "Unfollow", "Public"), 30*time.Second)
+	wantFollowing(t, tn, "webby", "bob", "carol", "dave")
+	b.click(kind("dave"), "Public")
+	b.wait("dave switched to private", shows("dave", "Unfollow", "Private"), 30*time.Second)
+	wantFollowing(t, tn, "webby", "bob", "carol")
+
+	// Unfollowing carol removes her; following her again lists her again.
+	b.route("#/user/carol")
+	b.click(follow("carol"), "Unfollow")
+	b.wait("carol unfollowed", shows("carol", "Follow", ""), 30*time.Second)
+	wantFollowing(t, tn, "webby", "bob")
+	b.click(follow("carol"), "Follow")
+	b.wait("carol followed again, publicly", shows("carol", "Unfollow", "Public"), 30*time.Second)
+	wantFollowing(t, tn, "webby", "bob", "carol")
+	b.waitAsync("dave still followed (privately) by the node", `twisterApi.following().then(f => f.includes("dave") && f.includes("carol"))`, 10*time.Second)
 }
 
 // testPromoted: the coinbase message a native node mines into a block

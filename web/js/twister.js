@@ -114,9 +114,17 @@ export class Twister {
   /** Compatibility: logs in with a raw secret held in worker memory; prefer unlock. */
   login(user, secret) { return this._call("login", { user, secret }); }
   logout() { return this._call("logout"); }
-  follow(user) { return this._call("follow", { user }); }
+  /**
+   * Follows user publicly (default: listed in the logged-in user's DHT
+   * following1, 2, …) or with {public: false} privately (on this device
+   * only); on a followed user it switches between the two: FollowResult.
+   */
+  follow(user, { public: pub = true } = {}) { return this._call("follow", { user, public: pub }); }
+  /** Stops following user (a public follow's removal is published): FollowResult. */
   unfollow(user) { return this._call("unfollow", { user }); }
   following() { return this._call("following"); }
+  /** The follow list with each entry's visibility: [{user, public}], sorted. */
+  follows() { return this._call("follows"); }
   timeline({ count, maxId, sinceId, users } = {}) { return this._call("timeline", { count, maxId, sinceId, users }); }
   post(text) { return this._call("post", { text }); }
   reply(user, k, text) { return this._call("reply", { user, k, text }); }

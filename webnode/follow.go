@@ -1,0 +1,428 @@
+package webnode
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/gotwister/twister/bencode"
+	"github.com/gotwister/twister/resource"
+	"github.com/gotwister/twister/text"
+)
+
+// The follow list belongs to the device (the node's Store): it says whose
+// swarms the node runs. Each followed user is followed publicly (listed in
+// the logged-in user's following<n> DHT items, as twister-html's default
+// follow) or privately (kept on the device only, as twister-html's
+// "private" follow). After a change to the public set the node publishes
+// the logged-in user's following1, following2, … as twisterd's web UI
+// (twister_following.js: saveFollowingToDht) and the native node do:
+// single items owned and signed by the user, each a list of at most 200
+// names, every page of one save with the same seq, a page with fewer than
+// 200 names (possibly none) ending the list, at most 50 pages. Pages a
+// shorter list no longer uses are overwritten with empty lists, so no
+// reader (twister-html reads on until an empty page, without comparing
+// seqs) sees a stale page.
+
+const (
+	kvFollows = "follows"
+	// followingPageSize and maxFollowingPages (social.go) are twister-html's
+	// _followsPerPage and _maxFollowingPages.
+	followingPageSize = 200
+)
+
+// followPubKey is where the state of user's published following list is
+// kept: the seq last used, how many pages were written and the names
+// last published completely.
+func followPubKey(user string) string { return "followpub/" + user }
+
+// Follow is one entry of the follow list.
+type Follow struct {
+	User   string `json:"user"`
+	Public bool   `json:"public"` // listed in the logged-in user's following<n>
+}
+
+// FollowResult says what a follow change did.
+type FollowResult struct {
+	User      string `json:"user"`
+	Following bool   `json:"following"` // user is followed now
+	Public    bool   `json:"public"`    // publicly (false when not followed)
+	// Puts lists the DHT items written ("alice/following1", …): the
+	// logged-in user's public following list was published because it
+	// changed (or an earlier publication had failed).
+	Puts []string `json:"puts,omitempty"`
+	// PutErrors lists the puts that failed, with why. The change is kept
+	// on the device either way; the list is published again at the next
+	// change, at login and on the node's periodic retry.
+	PutErrors []string `json:"putErrors,omitempty"`
+	// Unpublished is true when the public list changed but nobody is
+	// logged in to sign it; it is published at the next change made
+	// while logged in.
+	Unpublished bool `json:"unpublished,omitempty"`
+}
+
+// followRecord is the stored follow list (kvFollows). Older versions
+// stored a bare JSON array of names, read as private follows (they were
+// never published; the user may make them public).
+type followRecord struct {
+	Users   []string `json:"users"`
+	Private []string `json:"private,omitempty"`
+}
+
+// decodeFollows reads a stored follow list: the names (valid user names,
+// sorted, each once) and which of them are private.
+func decodeFollows(b []byte) (users []string, private map[string]bool, err error) {
+	var rec followRecord
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		if err := json.Unmarshal(b, &rec.Users); err != nil {
+			return nil, nil, fmt.Errorf("webnode: stored follow list: %w", err)
+		}
+		rec.Private = rec.Users
+	} else if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, nil, fmt.Errorf("webnode: stored follow list: %w", err)
+	}
+	private = map[string]bool{}
+	for _, u := range rec.Users {
+		if text.ValidUsername(u) == nil {
+			users = append(users, u)
+		}
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+	for _, u := range rec.Private {
+		if _, ok := slices.BinarySearch(users, u); ok {
+			private[u] = true
+		}
+	}
+	return users, private, nil
+}
+
+func encodeFollows(users []string, private map[string]bool) []byte {
+	rec := followRecord{Users: users}
+	if rec.Users == nil {
+		rec.Users = []string{}
+	}
+	for _, u := range users {
+		if private[u] {
+			rec.Private = append(rec.Private, u)
+		}
+	}
+	b, _ := json.Marshal(rec)
+	return b
+}
+
+// followPub is the publication state of one user's following list.
+type followPub struct {
+	Seq   int64    `json:"seq"`   // seq of the last save (every page)
+	Pages int      `json:"pages"` // pages written by that save, empty ones included
+	Names []string `json:"names"` // the list last published without a failed put
+	Done  bool     `json:"done"`  // Names is what the DHT holds
+	// dhtChecked: following1's seq in the DHT was read this session.
+	dhtChecked bool
+}
+
+// followingPages splits names into following<n> pages as twisterd's web UI
+// does: full pages of size, then one with fewer names (possibly none) that
+// ends the list, at most maxFollowingPages pages (names beyond those are
+// left out). Pages up to prev, the count of the previous save, that the
+// new list does not fill are empty, so that they overwrite stale names.
+func followingPages(names []string, size, prev int) [][]string {
+	var pages [][]string
+	for len(pages) < maxFollowingPages {
+		lo := len(pages) * size
+		hi := min(lo+size, len(names))
+		page := []string{}
+		if lo < len(names) {
+			page = names[lo:hi]
+		}
+		pages = append(pages, page)
+		if len(page) < size {
+			break
+		}
+	}
+	for len(pages) < min(prev, maxFollowingPages) {
+		pages = append(pages, []string{})
+	}
+	return pages
+}
+
+// followState is the node's follow list with the publication bookkeeping.
+type followState struct {
+	pubMu    sync.Mutex            // serialises publications
+	pub      map[string]*followPub // by user, loaded lazily; under pubMu
+	pageSize int                   // followingPageSize; tests make it small
+}
+
+// Following returns the followed users, sorted.
+func (n *Node) Following() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.follows)
+}
+
+// Follows returns the follow list with each entry's visibility, sorted by
+// user.
+func (n *Node) Follows() []Follow {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]Follow, len(n.follows))
+	for i, u := range n.follows {
+		out[i] = Follow{User: u, Public: !n.private[u]}
+	}
+	return out
+}
+
+// Follow starts following user publicly: FollowUser(ctx, user, true).
+// Publication problems are not errors (FollowUser reports them).
+func (n *Node) Follow(ctx context.Context, user string) error {
+	_, err := n.FollowUser(ctx, user, true)
+	return err
+}
+
+// FollowUser follows user publicly or privately, or switches an existing
+// follow between the two: the user's key is fetched and verified
+// (unregistered names are refused), the follow list is saved, and the
+// swarm engine joins the user's swarm to fetch, hold and serve the posts.
+// When the public set changed and a user is logged in, that user's
+// following<n> items are published before it returns (see FollowResult).
+func (n *Node) FollowUser(ctx context.Context, user string, public bool) (*FollowResult, error) {
+	if err := text.ValidUsername(user); err != nil {
+		return nil, fmt.Errorf("webnode: %w", err)
+	}
+	if _, err := n.chain.history(user); err != nil {
+		return nil, fmt.Errorf("webnode: follow %q: %w", user, err)
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil, ErrClosed
+	}
+	had := slices.Contains(n.follows, user)
+	if had && n.private[user] == !public {
+		n.mu.Unlock()
+		return n.afterFollowChange(ctx, user, false)
+	}
+	follows := n.follows
+	if !had {
+		follows = append(slices.Clone(n.follows), user)
+		slices.Sort(follows)
+	}
+	private := maps.Clone(n.private)
+	if private == nil {
+		private = map[string]bool{}
+	}
+	if public {
+		delete(private, user)
+	} else {
+		private[user] = true
+	}
+	if err := n.store.PutKV(kvFollows, encodeFollows(follows, private)); err != nil {
+		n.mu.Unlock()
+		return nil, fmt.Errorf("webnode: saving follows: %w", err)
+	}
+	n.follows, n.private = follows, private
+	n.mu.Unlock()
+	if !had {
+		n.loadPosts(user)
+		if err := n.sw.Follow(user); err != nil {
+			return nil, err
+		}
+		n.serve(user)
+		if n.rtc != nil {
+			n.rtc.addRoom(user)
+		}
+	}
+	return n.afterFollowChange(ctx, user, had || public)
+}
+
+// Unfollow stops following user: UnfollowUser without the result.
+func (n *Node) Unfollow(ctx context.Context, user string) error {
+	_, err := n.UnfollowUser(ctx, user)
+	return err
+}
+
+// UnfollowUser stops following user and leaves the swarm (unless it is
+// the logged-in user's own). Held posts stay in the store. A public
+// follow's removal is published (following<n> without the user).
+func (n *Node) UnfollowUser(ctx context.Context, user string) (*FollowResult, error) {
+	n.mu.Lock()
+	i := slices.Index(n.follows, user)
+	if i < 0 {
+		n.mu.Unlock()
+		return n.afterFollowChange(ctx, user, false)
+	}
+	follows := slices.Delete(slices.Clone(n.follows), i, i+1)
+	private := maps.Clone(n.private)
+	delete(private, user)
+	if err := n.store.PutKV(kvFollows, encodeFollows(follows, private)); err != nil {
+		n.mu.Unlock()
+		return nil, fmt.Errorf("webnode: saving follows: %w", err)
+	}
+	wasPublic := !n.private[user]
+	n.follows, n.private = follows, private
+	own := n.signer != nil && n.signer.User() == user
+	n.mu.Unlock()
+	if !own {
+		n.sw.Unfollow(user)
+		if n.rtc != nil {
+			n.rtc.removeRoom(user)
+		}
+		if err := n.br.Unserve(ctx, user); err != nil {
+			n.log.Debug("webnode: unserve failed", "user", user, "err", err)
+		}
+	}
+	return n.afterFollowChange(ctx, user, wasPublic)
+}
+
+// afterFollowChange publishes the logged-in user's following list if it
+// is not what was last published, and says where user stands.
+// publicChanged: the change added or removed a public follow.
+func (n *Node) afterFollowChange(ctx context.Context, user string, publicChanged bool) (*FollowResult, error) {
+	res := &FollowResult{User: user}
+	s := n.currentSigner()
+	n.mu.Lock()
+	res.Following = slices.Contains(n.follows, user)
+	res.Public = res.Following && !n.private[user]
+	n.mu.Unlock()
+	if s == nil {
+		res.Unpublished = publicChanged
+		return res, nil
+	}
+	// Bounded: the change is kept whatever happens, and a failed
+	// publication is retried (Login, the sync loop).
+	ctx, cancel := context.WithTimeout(ctx, 2*n.cfg.RequestTimeout)
+	defer cancel()
+	res.Puts, res.PutErrors = n.publishFollowing(ctx, s, false)
+	return res, nil
+}
+
+// publicFollows returns the publicly followed users, sorted.
+func (n *Node) publicFollows() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := []string{}
+	for _, u := range n.follows {
+		if !n.private[u] {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// loadFollowPub returns the publication state of user. fs.pubMu held.
+func (n *Node) loadFollowPub(user string) *followPub {
+	if p := n.fs.pub[user]; p != nil {
+		return p
+	}
+	p := &followPub{}
+	if b, ok, err := n.store.GetKV(followPubKey(user)); err == nil && ok {
+		if err := json.Unmarshal(b, p); err != nil {
+			n.log.Warn("webnode: stored following publication state unreadable", "user", user, "err", err)
+			p = &followPub{}
+		}
+	}
+	p.Pages = max(p.Pages, 0)
+	n.fs.pub[user] = p
+	return p
+}
+
+func (n *Node) saveFollowPub(user string, p *followPub) error {
+	b, _ := json.Marshal(p)
+	if err := n.store.PutKV(followPubKey(user), b); err != nil {
+		return fmt.Errorf("webnode: saving the following publication state: %w", err)
+	}
+	return nil
+}
+
+// publishFollowing puts s's following<n> items when the public follow
+// list differs from the one last published completely. retryOnly limits
+// it to lists this device published (or tried to) before: login and the
+// periodic retry never publish a device's list for a user who has not
+// changed a follow here. It returns the puts made and the failed ones.
+func (n *Node) publishFollowing(ctx context.Context, s Signer, retryOnly bool) (puts, errs []string) {
+	n.fs.pubMu.Lock()
+	defer n.fs.pubMu.Unlock()
+	user := s.User()
+	st := n.loadFollowPub(user)
+	names := n.publicFollows()
+	if st.Done && slices.Equal(st.Names, names) {
+		return nil, nil
+	}
+	if st.Seq == 0 && (retryOnly || len(names) == 0) {
+		// Never published from this device: nothing to retry, and an
+		// empty list would only erase one saved elsewhere.
+		return nil, nil
+	}
+	if !st.dhtChecked {
+		// A save from another device or client may carry a higher seq
+		// than ours: go past it, or the DHT refuses our pages.
+		gctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+		items, err := n.getItems(gctx, user, resource.Following(1), false)
+		cancel()
+		if err == nil {
+			st.dhtChecked = true
+			if len(items) > 0 {
+				st.Seq = max(st.Seq, items[0].Seq)
+			}
+		} else {
+			n.log.Debug("webnode: reading own following1 before publishing", "user", user, "err", err)
+		}
+	}
+	seq := max(st.Seq+1, n.clock.Now().Unix())
+	pages := followingPages(names, n.fs.pageSize, st.Pages)
+	st.Seq, st.Pages, st.Done = seq, max(st.Pages, len(pages)), false
+	if err := n.saveFollowPub(user, st); err != nil {
+		return nil, []string{err.Error()}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, page := range pages {
+		res := resource.Following(i + 1)
+		puts = append(puts, user+"/"+res)
+		l := make([]bencode.Value, len(page))
+		for j, name := range page {
+			l[j] = bencode.NewString(name)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.putItem(ctx, s, put{name: user, res: res, seq: seq}, bencode.NewList(l...)); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Sprintf("%s/%s: %v", user, res, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(errs)
+	if len(errs) > 0 {
+		// Perhaps refused for its seq (a save elsewhere): read it again
+		// before the next attempt.
+		st.dhtChecked = false
+		return puts, errs
+	}
+	// Every page past the list's end is empty now.
+	st.Names, st.Done = names, true
+	st.Pages = len(followingPages(names, n.fs.pageSize, 0))
+	if err := n.saveFollowPub(user, st); err != nil {
+		errs = append(errs, err.Error())
+	}
+	return puts, errs
+}
+
+// retryFollowing publishes the logged-in user's following list if an
+// earlier publication from this device failed or was left behind by
+// changes made while logged out.
+func (n *Node) retryFollowing(ctx context.Context) {
+	s := n.currentSigner()
+	if s == nil {
+		return
+	}
+	if _, errs := n.publishFollowing(ctx, s, true); len(errs) > 0 {
+		n.log.Debug("webnode: publishing the following list", "user", s.User(), "errors", errs)
+	}
+}
