@@ -984,18 +984,34 @@ func (n *Node) publishFollowing(local string) {
 	n.mu.Unlock()
 	height := n.postHeight()
 	go func() {
-		for page := 1; ; page++ {
+		put := func(page int, names []string) {
+			ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+			n.net.DHT.Put(ctx, key, local, local, resource.Following(page), false, bencode.MustFrom(append([]string{}, names...)), seq, height)
+			cancel()
+		}
+		page := 1
+		for ; ; page++ {
 			lo := (page - 1) * 200
 			var names []string
 			if lo < len(list) {
 				names = list[lo:min(lo+200, len(list))]
 			}
-			ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-			n.net.DHT.Put(ctx, key, local, local, resource.Following(page), false, bencode.MustFrom(append([]string{}, names...)), seq, height)
-			cancel()
+			put(page, names)
 			if len(names) < 200 || page >= 50 {
+				break
+			}
+		}
+		// Pages a longer list filled before are emptied, so that no reader
+		// finds names unfollowed since (the list ends at a short page, but
+		// not every reader stops there).
+		for page++; page <= 50; page++ {
+			ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+			items, _ := n.net.DHT.Get(ctx, local, resource.Following(page), false, dht.GetOptions{})
+			cancel()
+			if len(items) == 0 || (items[0].V.Kind == bencode.List && len(items[0].V.List) == 0) {
 				return
 			}
+			put(page, nil)
 		}
 	}()
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,32 @@ func TestSocialRPCSingleNode(t *testing.T) {
 	b, _ := json.Marshal(item["p"])
 	if !strings.Contains(string(b), `"fullname":"Alice Example"`) {
 		t.Fatalf("profile %s", b)
+	}
+}
+
+// TestFollowingPagesShrink: a public following list that shrinks below a
+// page empties the pages it no longer fills (following2 after going from
+// 250 names to 190), so no reader finds unfollowed names there.
+func TestFollowingPagesShrink(t *testing.T) {
+	n := startNode(t, "127.0.7.5")
+	registerUsers(t, n, "pager")
+	var names []string
+	for i := range 250 {
+		names = append(names, fmt.Sprintf("followed%03d", i))
+	}
+	n.must("follow", "pager", names)
+	page := func(k int) []any {
+		got := decode[[]map[string]any](t, n.must("dhtget", "pager", fmt.Sprintf("following%d", k), "s"))
+		if len(got) == 0 {
+			return nil
+		}
+		l, _ := got[0]["p"].(map[string]any)["v"].([]any)
+		return l
+	}
+	waitFor(t, 10*time.Second, "two pages", func() bool { return len(page(1)) == 200 && len(page(2)) == 50 })
+	n.must("unfollow", "pager", names[190:])
+	waitFor(t, 10*time.Second, "page 1 with 190 names and page 2 emptied", func() bool { return len(page(1)) == 190 && len(page(2)) == 0 })
+	if got := page(2); got == nil {
+		t.Error("following2 vanished instead of being emptied")
 	}
 }
