@@ -592,7 +592,7 @@ func (d *DHT) Bootstrap(ctx context.Context, addrs ...netip.AddrPort) error {
 		}(a)
 	}
 	wg.Wait()
-	if err := d.refreshTable(ctx, d.id); err != nil {
+	if err := d.refreshTable(ctx, d.ID()); err != nil {
 		if errors.Is(err, errNoNodes) {
 			return ErrNoNodes
 		}
@@ -605,7 +605,7 @@ func (d *DHT) Bootstrap(ctx context.Context, addrs ...netip.AddrPort) error {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			_ = d.refreshTable(ctx, randomIDInBucket(d.id, i))
+			_ = d.refreshTable(ctx, randomIDInBucket(d.ID(), i))
 		}(i)
 	}
 	wg.Wait()

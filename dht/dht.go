@@ -33,8 +33,10 @@ type DHT struct {
 	tokens  *tokens
 	limiter *ipLimiter
 	pending map[uint16]*pending
-	boot    []netip.AddrPort // addresses given to Bootstrap, for re-bootstrapping
-	votes   map[netip.Addr]int
+	boot    []netip.AddrPort                   // addresses given to Bootstrap, for re-bootstrapping
+	curID   atomic.Pointer[krpc.ID]            // the id, for readers without the lock
+	votes   map[netip.Addr]int                 // external address → distinct nodes naming it
+	voters  map[netip.Addr]map[netip.Addr]bool // external address → the nodes that named it
 
 	kick      chan struct{} // wakes the maintenance loop (nodes appeared)
 	done      chan struct{}
@@ -125,6 +127,7 @@ func New(cfg Config) (*DHT, error) {
 		}
 	}
 	now := time.Now()
+	d.setID(d.id)
 	d.table = newTable(d.id, cfg.K, cfg.MaxFails, now)
 	d.store = newStore(cfg.Limits)
 	d.tokens = newTokens(now)
@@ -135,8 +138,15 @@ func New(cfg Config) (*DHT, error) {
 // Started tells whether Start was called.
 func (d *DHT) Started() bool { return d.started.Load() }
 
-// ID returns the node id.
-func (d *DHT) ID() krpc.ID { return d.id }
+// ID returns the node id (it changes when the node learns that its
+// external address does not fit it; see voteExternalIP).
+func (d *DHT) ID() krpc.ID { return *d.curID.Load() }
+
+// setID changes the node id; before Start, or with d.mu held.
+func (d *DHT) setID(id krpc.ID) {
+	d.id = id
+	d.curID.Store(&id)
+}
 
 // LocalAddr returns the address the node receives on.
 func (d *DHT) LocalAddr() net.Addr { return d.conn.LocalAddr() }
@@ -344,7 +354,7 @@ type call struct {
 
 // startQuery registers a transaction and sends the query.
 func (d *DHT) startQuery(to netip.AddrPort, q string, args *krpc.Args) (*call, error) {
-	args.ID = d.id
+	args.ID = d.ID()
 	c := &call{to: to, ch: make(chan *krpc.Msg, 1)}
 	d.mu.Lock()
 	for {
@@ -427,12 +437,23 @@ func (d *DHT) reply(r *krpc.Msg, from netip.AddrPort) (*krpc.Msg, error) {
 	if r.R.IP != nil {
 		// Treated as a failure; the address is a vote for our external IP.
 		d.mu.Lock()
+		var renewed bool
 		if ip, ok := netip.AddrFromSlice(r.R.IP); ok {
-			d.votes[ip.Unmap()]++
+			renewed = d.voteExternalIP(ip.Unmap(), from.Addr())
 		}
 		d.table.failed(from)
+		id := d.id
 		d.mu.Unlock()
-		d.log.Warn("dht: node says our id does not fit our address", "node", from, "ip", r.R.IP)
+		if renewed {
+			d.log.Info("dht: new node id for our external address", "ip", r.R.IP, "id", id)
+			d.goTracked(func() {
+				ctx, cancel := context.WithTimeout(d.life, d.cfg.LookupTimeout)
+				defer cancel()
+				_ = d.refreshTable(ctx, d.ID())
+			})
+		} else {
+			d.log.Debug("dht: node says our id does not fit our address", "node", from, "ip", r.R.IP)
+		}
 		return nil, ErrIDRejected
 	}
 	d.stats.repliesIn.Add(1)
@@ -456,6 +477,39 @@ func (d *DHT) nodeSeen(n krpc.NodeInfo, how int) {
 		default:
 		}
 	}
+}
+
+// idVotes is how many distinct nodes must name the same external address
+// before the node id is derived from it again.
+const idVotes = 3
+
+// voteExternalIP counts a node's report of our external address (the "ip"
+// of a reply rejecting our id). When idVotes distinct nodes named the same
+// address and our id does not fit it, the id is derived from it again and
+// the routing table rebuilt around it, as libtorrent restarts its DHT
+// with a fresh id when the voted external address changes (§3.3). It
+// reports whether the id changed; d.mu is held.
+func (d *DHT) voteExternalIP(ip, voter netip.Addr) bool {
+	if d.voters == nil {
+		d.voters = map[netip.Addr]map[netip.Addr]bool{}
+	}
+	if d.voters[ip] == nil {
+		d.voters[ip] = map[netip.Addr]bool{}
+	}
+	d.voters[ip][voter] = true
+	d.votes[ip] = len(d.voters[ip])
+	if d.votes[ip] < idVotes || d.cfg.NodeID != nil || IsLocalAddr(ip) || VerifyNodeID(d.id, ip) {
+		return false
+	}
+	old := d.table
+	d.setID(GenerateNodeID(ip))
+	d.table = newTable(d.id, d.cfg.K, d.cfg.MaxFails, time.Now())
+	for _, n := range old.nodes() {
+		d.table.seen(n, answered, time.Now())
+	}
+	clear(d.votes)
+	clear(d.voters)
+	return true
 }
 
 // ExternalIPVotes returns how many nodes reported each address as ours in

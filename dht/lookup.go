@@ -74,6 +74,7 @@ func (d *DHT) lookup(ctx context.Context, spec lookupSpec) ([]*cand, LookupStats
 	d.stats.lookups.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.LookupTimeout)
 	defer cancel()
+	self := d.ID()
 
 	d.mu.Lock()
 	seeds := d.table.closest(spec.target, 2*d.cfg.K, false)
@@ -86,7 +87,7 @@ func (d *DHT) lookup(ctx context.Context, spec lookupSpec) ([]*cand, LookupStats
 	ips := map[netip.Addr]bool{}
 	ids := map[krpc.ID]bool{}
 	add := func(n krpc.NodeInfo, depth int) {
-		if n.ID == d.id || !n.Addr.IsValid() || n.Addr.Port() == 0 || ids[n.ID] {
+		if n.ID == self || !n.Addr.IsValid() || n.Addr.Port() == 0 || ids[n.ID] {
 			return
 		}
 		ip := n.Addr.Addr().Unmap()
@@ -234,7 +235,7 @@ func (d *DHT) lookup(ctx context.Context, spec lookupSpec) ([]*cand, LookupStats
 				add(n, c.depth+1)
 				// Let the routing table know the node may exist
 				// (libtorrent's heard_about).
-				if n.ID != d.id && VerifyNodeID(n.ID, n.Addr.Addr()) {
+				if n.ID != self && VerifyNodeID(n.ID, n.Addr.Addr()) {
 					d.table.seen(n, heardAbout, now)
 				}
 			}

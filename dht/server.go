@@ -20,7 +20,7 @@ func (d *DHT) handleQuery(m *krpc.Msg, decodeErr error, from netip.AddrPort) {
 		return
 	}
 	d.stats.queriesIn.Add(1)
-	resp := &krpc.Msg{T: m.T, Z: krpc.TypeReply, R: &krpc.Return{ID: d.id}}
+	resp := &krpc.Msg{T: m.T, Z: krpc.TypeReply, R: &krpc.Return{ID: d.ID()}}
 	if m.T == nil {
 		resp.T = []byte{}
 	}
@@ -118,7 +118,7 @@ func (d *DHT) possiblyNeighbor(target krpc.ID) bool {
 	if len(ns) < d.cfg.K {
 		return true
 	}
-	return krpc.CloserTo(target, d.id, ns[len(ns)-1].ID)
+	return krpc.CloserTo(target, d.ID(), ns[len(ns)-1].ID)
 }
 
 func (d *DHT) getData(r *krpc.Return, x *krpc.Args, from netip.AddrPort) string {

@@ -108,7 +108,7 @@ func (d *DHT) LoadState(r io.Reader) (LoadedState, error) {
 		var saved krpc.ID
 		copy(saved[:], id)
 		if d.idFitsAddress(saved) {
-			d.id = saved
+			d.setID(saved)
 			d.table = newTable(d.id, d.cfg.K, d.cfg.MaxFails, now)
 			ls.KeptID = true
 		}
