@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -264,6 +267,23 @@ func (n *Node) registerChainMethods() {
 				return nil, rpc.Errorf(rpc.CodeMisc, "%v", err)
 			}
 		})
+	n.method("adddnsseed", "adddnsseed <dnsseed>", "Add a DNS seed: its addresses are tried once to learn peers.", 1, 1,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			seed, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			addrs, err := n.seedAddrs(ctx, seed)
+			if err != nil {
+				return nil, rpc.Errorf(rpc.CodeMisc, "%v", err)
+			}
+			for _, a := range addrs {
+				if err := n.P2P.AddNode(a.String(), "onetry"); err != nil {
+					return nil, rpc.Errorf(rpc.CodeMisc, "%v", err)
+				}
+			}
+			return nil, nil
+		})
 	n.method("getaddednodeinfo", "getaddednodeinfo <dns> [node]", "Returns information about the given added node, or all added nodes.", 1, 2,
 		func(ctx context.Context, p rpc.Params) (any, error) {
 			if _, err := p.Bool(0); err != nil {
@@ -492,4 +512,56 @@ func (n *Node) info() map[string]any {
 type netStats struct {
 	connections, addrs, dhtNodes, torrents, swarmPeers int
 	bytesIn, bytesOut, timeOffset                      int64
+}
+
+// seedAddrs gives the P2P addresses of a DNS seed (adddnsseed): an IP
+// address as it is (with or without a port), a name looked up in DNS
+// except on regtest, where DNS seeds are never used (as -dnsseed).
+func (n *Node) seedAddrs(ctx context.Context, seed string) ([]netip.AddrPort, error) {
+	port := n.params.DefaultPort
+	if ap, err := netip.ParseAddrPort(seed); err == nil {
+		return []netip.AddrPort{ap}, nil
+	}
+	if a, err := netip.ParseAddr(seed); err == nil {
+		return []netip.AddrPort{netip.AddrPortFrom(a, port)}, nil
+	}
+	if n.cfg.Regtest {
+		return nil, fmt.Errorf("%q is not an IP address, and DNS seeds are not used on regtest", seed)
+	}
+	if !validHostname(seed) {
+		return nil, fmt.Errorf("%q is not a host name", seed)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", seed)
+	if err != nil {
+		return nil, fmt.Errorf("cannot resolve %s: %w", seed, err)
+	}
+	var out []netip.AddrPort
+	for _, ip := range ips {
+		if len(out) == 16 {
+			break
+		}
+		out = append(out, netip.AddrPortFrom(ip.Unmap(), port))
+	}
+	return out, nil
+}
+
+// validHostname accepts DNS names: dot-separated labels of letters, digits
+// and hyphens, 1 to 63 characters each, 253 in all.
+func validHostname(h string) bool {
+	if len(h) == 0 || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

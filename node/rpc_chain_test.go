@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +173,19 @@ func TestBusyPortAndLock(t *testing.T) {
 	if _, err := New(&cfg2, nil); err == nil || !strings.Contains(err.Error(), "cannot listen") {
 		t.Fatalf("busy RPC port: %v", err)
 	}
+}
+
+// TestAddDNSSeed: adddnsseed with an address connects to it once (the web
+// UI's network page calls it); a name is refused on regtest, where DNS
+// seeds are never used, and junk is refused.
+func TestAddDNSSeed(t *testing.T) {
+	a := startNode(t, "127.0.7.6")
+	b := startNode(t, "127.0.7.7")
+	if got := string(a.must("adddnsseed", fmt.Sprintf("127.0.7.7:%d", b.cfg.Port))); got != "null" {
+		t.Errorf("adddnsseed answered %s, want null", got)
+	}
+	waitFor(t, 10*time.Second, "a connection to the seed", func() bool { return decode[int](t, a.must("getconnectioncount")) >= 1 })
+	a.mustErr(-1, "adddnsseed", "seed.twister.net.co")
+	a.mustErr(-1, "adddnsseed", "not a host!")
+	a.mustErr(-1, "adddnsseed", 5)
 }
