@@ -1,12 +1,14 @@
 package node
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gotwister/twister/dm"
 	"github.com/gotwister/twister/internal/vectors"
 	"github.com/gotwister/twister/keys"
 )
@@ -188,4 +190,36 @@ func TestAddDNSSeed(t *testing.T) {
 	a.mustErr(-1, "adddnsseed", "seed.twister.net.co")
 	a.mustErr(-1, "adddnsseed", "not a host!")
 	a.mustErr(-1, "adddnsseed", 5)
+}
+
+// TestTestVector compares testvector with twisterd's answer for the
+// vectors' user gotest (two runs recorded): the same fields, the same
+// deterministic values, a signature that recovers gotest's key over the
+// printed hash, and a sealed message gotest's key opens.
+func TestTestVector(t *testing.T) {
+	n := startNode(t, "127.0.7.8")
+	want := vectors.Path(vectors.Verified(), "testvector_rpc", "run1").(map[string]any)
+	n.must("importprivkey", want["secret"], "gotest", false, true)
+	got := decode[map[string]any](t, n.must("testvector", "gotest"))
+	for _, f := range []string{"secret", "pubkey", "hashMagic", "plaintext", "hash"} {
+		if got[f] != want[f] {
+			t.Errorf("%s = %v, twisterd %v", f, got[f], want[f])
+		}
+	}
+	sameKeys(t, "testvector", got, keysOf(want)...)
+	sameKeys(t, "testvector sec", got["sec"].(map[string]any), keysOf(want["sec"].(map[string]any))...)
+	k, _ := keys.ParseSecret(want["secret"].(string))
+	sig, _ := hex.DecodeString(got["sign"].(string))
+	if err := keys.Verify([]byte(want["plaintext"].(string)), sig, k.PubKey()); err != nil {
+		t.Errorf("sign: %v", err)
+	}
+	sec := got["sec"].(map[string]any)
+	s := dm.Sealed{Orig: int64(sec["orig"].(float64))}
+	s.Key, _ = hex.DecodeString(sec["key"].(string))
+	s.Mac, _ = hex.DecodeString(sec["mac"].(string))
+	s.Body, _ = hex.DecodeString(sec["body"].(string))
+	if pt, err := dm.Decrypt(k, s); err != nil || string(pt) != want["plaintext"] {
+		t.Errorf("sec opens to %q, %v", pt, err)
+	}
+	n.mustErr(-11, "testvector", "nobody")
 }

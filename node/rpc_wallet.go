@@ -3,11 +3,13 @@ package node
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gotwister/twister/chain/consensus"
+	"github.com/gotwister/twister/dm"
 	"github.com/gotwister/twister/keys"
 	"github.com/gotwister/twister/rpc"
 	"github.com/gotwister/twister/text"
@@ -169,6 +171,21 @@ func (n *Node) registerWalletMethods() {
 			}
 			return base64.StdEncoding.EncodeToString(k.Sign([]byte(msg))), nil
 		})
+	n.method("testvector", "testvector <username>", "Print the key, a signature and an encryption example of a local user, to check implementations against", 1, 1,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			name, err := p.String(0)
+			if err != nil {
+				return nil, err
+			}
+			k, err := n.Wallet.Key(name)
+			if errors.Is(err, wallet.ErrNotFound) {
+				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: no such user in wallet")
+			}
+			if err != nil {
+				return nil, walletErr(err)
+			}
+			return testVector(k)
+		})
 	n.method("verifymessage", "verifymessage <username> <signature> <message>", "Verify a signed message", 3, 3,
 		func(ctx context.Context, p rpc.Params) (any, error) {
 			name, err := p.String(0)
@@ -298,4 +315,46 @@ func (n *Node) buildRegistration(ctx context.Context, name string) (*consensus.T
 	tx.Nonce = nonce
 	n.log.Info("registration proof of work done", "user", name, "nonce", nonce, "took", time.Since(start).Round(time.Millisecond))
 	return tx, nil
+}
+
+// testVectorText is the plaintext twisterd's testvector signs and
+// encrypts.
+const testVectorText = "The quick brown fox jumps over the lazy dog"
+
+// testVector answers testvector as twisterd does: the key, hashMagic (the
+// SHA256d of the serialized magic string alone) and hash (the message's
+// magic hash), both in display (reversed) order, a compact signature over
+// the magic hash, and the plaintext sealed to the user's key (§1.3, §2.8).
+func testVector(k *keys.PrivateKey) (any, error) {
+	var magic []byte
+	magic = keys.AppendVarInt(magic, uint64(len(keys.MessageMagic)))
+	magic = append(magic, keys.MessageMagic...)
+	hm := keys.SHA256d(magic)
+	h := keys.MagicHash([]byte(testVectorText))
+	sealed, err := dm.Encrypt(k.PubKey(), []byte(testVectorText))
+	if err != nil {
+		return nil, rpc.Errorf(rpc.CodeInternal, "%v", err)
+	}
+	return map[string]any{
+		"secret":    k.Secret(),
+		"pubkey":    k.PubKey().Hex(),
+		"hashMagic": hex.EncodeToString(reversed(hm[:])),
+		"plaintext": testVectorText,
+		"hash":      hex.EncodeToString(reversed(h[:])),
+		"sign":      hex.EncodeToString(k.Sign([]byte(testVectorText))),
+		"sec": map[string]any{
+			"key":  hex.EncodeToString(sealed.Key),
+			"mac":  hex.EncodeToString(sealed.Mac),
+			"orig": sealed.Orig,
+			"body": hex.EncodeToString(sealed.Body),
+		},
+	}, nil
+}
+
+func reversed(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[len(b)-1-i] = c
+	}
+	return out
 }
