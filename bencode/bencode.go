@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 )
 
 // Kind tells which of the four bencode types a Value holds.
@@ -285,20 +286,47 @@ func DecodePrefixWith(data []byte, lim Limits) (Value, int, error) {
 	if lim.MaxDepth == 0 {
 		lim.MaxDepth = 64
 	}
-	d := decoder{data: data, lim: lim}
+	sc := scratchPool.Get().(*scratch)
+	d := decoder{data: data, lim: lim, vals: sc.vals[:0], pairs: sc.pairs[:0]}
 	v, err := d.value(0)
+	if cap(d.vals) <= maxScratch && cap(d.pairs) <= maxScratch {
+		sc.vals, sc.pairs = d.vals[:0], d.pairs[:0]
+		scratchPool.Put(sc)
+	}
 	if err != nil {
 		return Value{}, 0, err
 	}
 	return v, d.pos, nil
 }
 
+// scratch holds a decoder's stacks between uses (see decoder).
+type scratch struct {
+	vals  []Value
+	pairs []Pair
+}
+
+// maxScratch bounds the stacks kept for reuse (a huge input's are dropped).
+const maxScratch = 1024
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
 type decoder struct {
 	data  []byte
 	pos   int
 	items int
 	lim   Limits
+	// Scratch stacks: a container's elements are gathered here and copied
+	// into a slice of exactly their number when it ends (nested containers
+	// use the part above their parent's), so that decoding allocates one
+	// slice per container instead of growing each by appends.
+	vals  []Value
+	pairs []Pair
 }
+
+// popVals and popPairs drop a container's elements from the stacks,
+// clearing them so that the pooled stacks keep no input alive.
+func (d *decoder) popVals(mark int)  { clear(d.vals[mark:]); d.vals = d.vals[:mark] }
+func (d *decoder) popPairs(mark int) { clear(d.pairs[mark:]); d.pairs = d.pairs[:mark] }
 
 func (d *decoder) fail(base error, format string, args ...any) error {
 	return fmt.Errorf("%w at byte %d: %s", base, d.pos, fmt.Sprintf(format, args...))
@@ -333,27 +361,31 @@ func (d *decoder) value(depth int) (Value, error) {
 			return Value{}, d.fail(ErrLimit, "nesting deeper than %d", d.lim.MaxDepth)
 		}
 		d.pos++
-		list := []Value{}
+		mark := len(d.vals)
+		defer d.popVals(mark)
 		for {
 			if d.pos >= len(d.data) {
 				return Value{}, d.fail(ErrSyntax, "unterminated list")
 			}
 			if d.data[d.pos] == 'e' {
 				d.pos++
+				list := make([]Value, len(d.vals)-mark)
+				copy(list, d.vals[mark:])
 				return Value{Kind: List, List: list, Raw: d.data[start:d.pos:d.pos]}, nil
 			}
 			x, err := d.value(depth + 1)
 			if err != nil {
 				return Value{}, err
 			}
-			list = append(list, x)
+			d.vals = append(d.vals, x)
 		}
 	case c == 'd':
 		if depth >= d.lim.MaxDepth {
 			return Value{}, d.fail(ErrLimit, "nesting deeper than %d", d.lim.MaxDepth)
 		}
 		d.pos++
-		dict := []Pair{}
+		mark := len(d.pairs)
+		defer d.popPairs(mark)
 		sorted := true
 		for {
 			if d.pos >= len(d.data) {
@@ -361,6 +393,8 @@ func (d *decoder) value(depth int) (Value, error) {
 			}
 			if d.data[d.pos] == 'e' {
 				d.pos++
+				dict := make([]Pair, len(d.pairs)-mark)
+				copy(dict, d.pairs[mark:])
 				v := Value{Kind: Dict, Dict: dict, Raw: d.data[start:d.pos:d.pos]}
 				if !sorted {
 					sort.SliceStable(v.Dict, func(i, j int) bool { return v.Dict[i].Key < v.Dict[j].Key })
@@ -375,8 +409,8 @@ func (d *decoder) value(depth int) (Value, error) {
 				return Value{}, err
 			}
 			key := string(k)
-			if n := len(dict); n > 0 {
-				prev := dict[n-1].Key
+			if n := len(d.pairs); n > mark {
+				prev := d.pairs[n-1].Key
 				if key == prev {
 					return Value{}, d.fail(ErrNonCanonical, "duplicate dictionary key %q", key)
 				}
@@ -391,7 +425,7 @@ func (d *decoder) value(depth int) (Value, error) {
 			if err != nil {
 				return Value{}, err
 			}
-			dict = append(dict, Pair{Key: key, Value: x})
+			d.pairs = append(d.pairs, Pair{Key: key, Value: x})
 		}
 	}
 	return Value{}, d.fail(ErrSyntax, "unexpected byte %q", c)
