@@ -22,7 +22,7 @@ const (
 
 // wordsDueTx notes that post p (stored under key) has words to index.
 func (ix *Index) wordsDueTx(tx *bolt.Tx, p *post.Post, key []byte) error {
-	if len(postWords(p)) == 0 {
+	if p.IsPrivate() { // private posts have no searchable words (postWords)
 		return nil
 	}
 	if err := tx.Bucket(bWordsDue).Put(key, nil); err != nil {
