@@ -457,22 +457,14 @@ func (d *DHT) PutSigned(ctx context.Context, rawP, sigP []byte, sigUser string) 
 // accepted it. With checkConfirm the lookup asks for the data itself (no
 // justtoken) to learn whether another node already holds the item.
 func (d *DHT) publish(ctx context.Context, st *stored, checkConfirm bool) int {
-	p, err := bencode.DecodeWith(st.rawP, bencode.Limits{MaxDepth: 16, Lenient: true})
-	if err != nil {
-		return 0
-	}
-	it, err := parseItem(p, st.sigP, st.sigUser)
-	if err != nil {
-		return 0
-	}
-	target := it.target
-	spec := lookupSpec{target: it.tid, q: krpc.GetData}
+	target, tid := st.target, st.tid
+	spec := lookupSpec{target: tid, q: krpc.GetData}
 	if checkConfirm {
 		spec.args = func() *krpc.Args { return &krpc.Args{Target: target} }
 		spec.onReply = func(c *cand) bool {
 			for _, di := range c.reply.Data {
 				if bytes.Equal(di.SigP, st.sigP) {
-					d.confirm(it.tid, st.sigP)
+					d.confirm(tid, st.sigP)
 				}
 			}
 			return false
@@ -485,9 +477,9 @@ func (d *DHT) publish(ctx context.Context, st *stored, checkConfirm bool) int {
 	}
 	n := 0
 	if !checkConfirm {
-		if held := d.recentHolders(it.tid); held != nil {
+		if held := d.recentHolders(tid); held != nil {
 			if n = d.sendToTokenHolders(ctx, held, mk, krpc.PutData); n == 0 {
-				d.forgetHolders(it.tid)
+				d.forgetHolders(tid)
 			}
 		}
 	}
@@ -495,7 +487,7 @@ func (d *DHT) publish(ctx context.Context, st *stored, checkConfirm bool) int {
 		res, _, _ := d.lookup(ctx, spec)
 		n = d.sendToTokenHolders(ctx, res, mk, krpc.PutData)
 		if n > 0 && !checkConfirm {
-			d.keepHolders(it.tid, res)
+			d.keepHolders(tid, res)
 		}
 	}
 	if n > 0 {

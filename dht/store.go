@@ -141,6 +141,8 @@ type stored struct {
 	seq     int64
 	height  int64
 	vRaw    []byte
+	target  *krpc.DataTarget // as received, and its id (the store's key)
+	tid     krpc.ID
 	local   bool // created by this node (Put / PutSigned)
 	// confirmed: seen on another node (local items) or received from the
 	// network (others' items).
@@ -194,6 +196,7 @@ func (s *store) put(it *parsedItem, local bool, now time.Time, next time.Time) (
 		rawP: bytes.Clone(it.rawP), sigP: bytes.Clone(it.sigP), sigUser: it.sigUser,
 		name: it.target.N, res: it.target.R, multi: it.multi,
 		seq: it.seq, height: it.height, vRaw: bytes.Clone(it.v.Bytes()),
+		target: &krpc.DataTarget{N: it.target.N, R: it.target.R, T: it.target.T, Keys: it.target.Keys, Raw: bytes.Clone(it.target.Raw)}, tid: it.tid,
 		local: local, confirmed: !local, storedAt: now, nextRefresh: next,
 	}
 	list := s.items[it.tid]
