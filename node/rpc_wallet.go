@@ -102,16 +102,9 @@ func (n *Node) registerWalletMethods() {
 		})
 	n.method("dumpprivkey", "dumpprivkey <username>", "Reveals the private key corresponding to <username>.", 1, 1,
 		func(ctx context.Context, p rpc.Params) (any, error) {
-			name, err := p.String(0)
+			k, err := n.walletKeyParam(p, 0, rpc.Errorf(rpc.CodeInvalidKey, "Username not found"))
 			if err != nil {
 				return nil, err
-			}
-			k, err := n.Wallet.Key(name)
-			if errors.Is(err, wallet.ErrNotFound) {
-				return nil, rpc.Errorf(rpc.CodeInvalidKey, "Username not found")
-			}
-			if err != nil {
-				return nil, walletErr(err)
 			}
 			return k.Secret(), nil
 		})
@@ -154,35 +147,24 @@ func (n *Node) registerWalletMethods() {
 		})
 	n.method("signmessage", "signmessage <username> <message>", "Sign a message with the private key of an username", 2, 2,
 		func(ctx context.Context, p rpc.Params) (any, error) {
-			name, err := p.String(0)
-			if err != nil {
+			if _, err := p.String(0); err != nil {
 				return nil, err
 			}
 			msg, err := p.String(1)
 			if err != nil {
 				return nil, err
 			}
-			k, err := n.Wallet.Key(name)
-			if errors.Is(err, wallet.ErrNotFound) {
-				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: no such user in wallet")
-			}
+			k, err := n.walletKeyParam(p, 0, errNoSuchWalletUser)
 			if err != nil {
-				return nil, walletErr(err)
+				return nil, err
 			}
 			return base64.StdEncoding.EncodeToString(k.Sign([]byte(msg))), nil
 		})
 	n.method("testvector", "testvector <username>", "Print the key, a signature and an encryption example of a local user, to check implementations against", 1, 1,
 		func(ctx context.Context, p rpc.Params) (any, error) {
-			name, err := p.String(0)
+			k, err := n.walletKeyParam(p, 0, errNoSuchWalletUser)
 			if err != nil {
 				return nil, err
-			}
-			k, err := n.Wallet.Key(name)
-			if errors.Is(err, wallet.ErrNotFound) {
-				return nil, rpc.Errorf(rpc.CodeWalletError, "Error: no such user in wallet")
-			}
-			if err != nil {
-				return nil, walletErr(err)
 			}
 			return testVector(k)
 		})
@@ -357,4 +339,25 @@ func reversed(b []byte) []byte {
 		out[len(b)-1-i] = c
 	}
 	return out
+}
+
+// errNoSuchWalletUser is twisterd's answer for a name not in the wallet
+// (signmessage, testvector).
+var errNoSuchWalletUser = rpc.Errorf(rpc.CodeWalletError, "Error: no such user in wallet")
+
+// walletKeyParam reads parameter i as a local user's name and returns its
+// key; notFound is the error for a name the wallet lacks.
+func (n *Node) walletKeyParam(p rpc.Params, i int, notFound error) (*keys.PrivateKey, error) {
+	name, err := p.String(i)
+	if err != nil {
+		return nil, err
+	}
+	k, err := n.Wallet.Key(name)
+	if errors.Is(err, wallet.ErrNotFound) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, walletErr(err)
+	}
+	return k, nil
 }
