@@ -267,7 +267,7 @@ func (n *Node) registerChainMethods() {
 				return nil, rpc.Errorf(rpc.CodeMisc, "%v", err)
 			}
 		})
-	n.method("adddnsseed", "adddnsseed <dnsseed>", "Add a DNS seed: its addresses are tried once to learn peers.", 1, 1,
+	n.method("adddnsseed", "adddnsseed <seeder>", "Add a different DNS <seeder> to obtain node list from.", 1, 1,
 		func(ctx context.Context, p rpc.Params) (any, error) {
 			seed, err := p.String(0)
 			if err != nil {

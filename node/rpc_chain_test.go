@@ -223,3 +223,29 @@ func TestTestVector(t *testing.T) {
 	}
 	n.mustErr(-11, "testvector", "nobody")
 }
+
+// TestCreateRawTransaction registers a user whose key is not in the
+// wallet with createrawtransaction and sendrawtransaction, then replaces
+// its key with a transaction signed by the old key.
+func TestCreateRawTransaction(t *testing.T) {
+	n := startNode(t, "127.0.7.9")
+	old, _ := keys.GenerateKey()
+	raw := decode[string](t, n.must("createrawtransaction", "rawuser", old.PubKey().Hex()))
+	dec := decode[map[string]any](t, n.must("decoderawtransaction", raw))
+	sameKeys(t, "decoderawtransaction", dec, keysOf(transcriptResult(t, "decoderawtransaction", "").(map[string]any))...)
+	n.must("sendrawtransaction", raw)
+	mineBlocks(t, n, 1)
+	if got := decode[string](t, n.must("dumppubkey", "rawuser")); got != old.PubKey().Hex() {
+		t.Fatalf("dumppubkey %q after the raw registration", got)
+	}
+	nk, _ := keys.GenerateKey()
+	sig := hex.EncodeToString(old.Sign(nk.PubKey()))
+	n.must("sendrawtransaction", decode[string](t, n.must("createrawtransaction", "rawuser", nk.PubKey().Hex(), sig)))
+	mineBlocks(t, n, 1)
+	if got := decode[string](t, n.must("dumppubkey", "rawuser")); got != nk.PubKey().Hex() {
+		t.Fatalf("dumppubkey %q after the replacement", got)
+	}
+	n.mustErr(-8, "createrawtransaction", 5, old.PubKey().Hex())
+	n.mustErr(-8, "createrawtransaction", "rawuser2", "zz")
+	n.mustErr(-32603, "createrawtransaction", "rawuser2", "0102")
+}

@@ -160,7 +160,36 @@ func (n *Node) registerWalletMethods() {
 			}
 			return base64.StdEncoding.EncodeToString(k.Sign([]byte(msg))), nil
 		})
-	n.method("testvector", "testvector <username>", "Print the key, a signature and an encryption example of a local user, to check implementations against", 1, 1,
+	n.method("createrawtransaction", "createrawtransaction <username> <pubKey> [signedByOldKey]", "Create a transaction registering a new user\nReturns hex-encoded raw transaction.\nit is not stored in the wallet or transmitted to the network.", 2, 3,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			name, err := p.String(0)
+			if err != nil {
+				return nil, rpc.Errorf(rpc.CodeInvalidParam, "username must be string")
+			}
+			pub, err := hexParam(p, 1, "pubkey")
+			if err != nil {
+				return nil, err
+			}
+			if _, err := keys.ParsePubKey(pub); err != nil {
+				return nil, rpc.Errorf(rpc.CodeInternal, "pubkey is not valid")
+			}
+			tx, err := consensus.NewRegistration(name, pub)
+			if err != nil {
+				return nil, rpc.Errorf(rpc.CodeInvalidParam, "%v", err)
+			}
+			if p.Len() > 2 {
+				sig, err := hexParam(p, 2, "signedByOldKey")
+				if err != nil {
+					return nil, err
+				}
+				tx.PubKey = consensus.AppendPush(tx.PubKey, sig)
+			}
+			if err := n.grindRegistration(ctx, name, tx); err != nil {
+				return nil, err
+			}
+			return hex.EncodeToString(tx.Bytes()), nil
+		})
+	n.method("testvector", "testvector <username>", "Returns encryption testvectors using <username> private key", 1, 1,
 		func(ctx context.Context, p rpc.Params) (any, error) {
 			k, err := n.walletKeyParam(p, 0, errNoSuchWalletUser)
 			if err != nil {
@@ -282,6 +311,15 @@ func (n *Node) buildRegistration(ctx context.Context, name string) (*consensus.T
 	} else if tx, err = consensus.NewRegistration(name, key.PubKey()); err != nil {
 		return nil, rpc.Errorf(rpc.CodeInvalidParam, "%v", err)
 	}
+	if err := n.grindRegistration(ctx, name, tx); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// grindRegistration finds tx's proof of work (DoTxProofOfWork), with
+// progress in the log.
+func (n *Node) grindRegistration(ctx context.Context, name string, tx *consensus.Tx) error {
 	start := time.Now()
 	last := time.Now()
 	nonce, err := consensus.GrindRegistration(ctx, tx, n.params.TxBits, func(tried uint64) {
@@ -292,11 +330,11 @@ func (n *Node) buildRegistration(ctx context.Context, name string) (*consensus.T
 		}
 	})
 	if err != nil {
-		return nil, rpc.Errorf(rpc.CodeMisc, "registration proof of work interrupted: %v", err)
+		return rpc.Errorf(rpc.CodeMisc, "registration proof of work interrupted: %v", err)
 	}
 	tx.Nonce = nonce
 	n.log.Info("registration proof of work done", "user", name, "nonce", nonce, "took", time.Since(start).Round(time.Millisecond))
-	return tx, nil
+	return nil
 }
 
 // testVectorText is the plaintext twisterd's testvector signs and
@@ -360,4 +398,17 @@ func (n *Node) walletKeyParam(p rpc.Params, i int, notFound error) (*keys.Privat
 		return nil, walletErr(err)
 	}
 	return k, nil
+}
+
+// hexParam reads parameter i as hex, with twisterd's ParseHexV errors.
+func hexParam(p rpc.Params, i int, name string) ([]byte, error) {
+	s, err := p.String(i)
+	if err != nil {
+		return nil, err
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, rpc.Errorf(rpc.CodeInvalidParam, "%s must be hexadecimal string (not '%s')", name, s)
+	}
+	return b, nil
 }
