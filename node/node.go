@@ -146,6 +146,7 @@ func New(cfg *Config, logOut io.Writer) (*Node, error) {
 	}
 	n.registerChainMethods()
 	n.registerWalletMethods()
+	n.registerWalletFileMethods()
 	n.registerSocialMethods()
 	ok = true
 	return n, nil

@@ -98,12 +98,37 @@ func Open(path string) (*Wallet, error) {
 	return w, nil
 }
 
-func (w *Wallet) save() error {
+func (w *Wallet) save() error { return w.writeTo(w.path) }
+
+// Backup writes a copy of the wallet file (encrypted secrets stay
+// encrypted) to dest, a file or an existing directory (backupwallet).
+func (w *Wallet) Backup(dest string) error {
+	if st, err := os.Stat(dest); err == nil && st.IsDir() {
+		dest = filepath.Join(dest, filepath.Base(w.path))
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writeTo(dest)
+}
+
+// Created returns when the key of name was made or imported (Unix time).
+func (w *Wallet) Created(name string) (int64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e := w.find(name); e != nil {
+		return e.Created, true
+	}
+	return 0, false
+}
+
+// writeTo writes the wallet to path atomically (a synced temporary file
+// renamed over it); callers hold mu.
+func (w *Wallet) writeTo(path string) error {
 	b, err := json.MarshalIndent(&w.f, "", " ")
 	if err != nil {
 		return err
 	}
-	tmp := w.path + ".tmp"
+	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("wallet: %w", err)
@@ -119,10 +144,10 @@ func (w *Wallet) save() error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("wallet: %w", err)
 	}
-	if err := os.Rename(tmp, w.path); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("wallet: %w", err)
 	}
-	if d, err := os.Open(filepath.Dir(w.path)); err == nil {
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
 		d.Close()
 	}
