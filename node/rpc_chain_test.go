@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gotwister/twister/dm"
 	"github.com/gotwister/twister/internal/vectors"
 	"github.com/gotwister/twister/keys"
+	bolt "go.etcd.io/bbolt"
 )
 
 // transcriptResult returns the recorded result of the first call to method
@@ -248,4 +250,50 @@ func TestCreateRawTransaction(t *testing.T) {
 	n.mustErr(-8, "createrawtransaction", 5, old.PubKey().Hex())
 	n.mustErr(-8, "createrawtransaction", "rawuser2", "zz")
 	n.mustErr(-32603, "createrawtransaction", "rawuser2", "0102")
+}
+
+// TestVerifyChain: verifychain passes on a sound chain and fails once a
+// stored block was damaged on disk.
+func TestVerifyChain(t *testing.T) {
+	const addr = "127.0.7.12"
+	dir := t.TempDir()
+	port, rpcPort := freePort(t, addr), freePort(t, addr)
+	fixed := []string{fmt.Sprintf("-port=%d", port), fmt.Sprintf("-rpcport=%d", rpcPort)}
+	n := startNodeIn(t, dir, addr, fixed...)
+	mineBlocks(t, n, 5)
+	if !decode[bool](t, n.must("verifychain")) || !decode[bool](t, n.must("verifychain", 4, 0)) {
+		t.Fatal("verifychain fails on a sound chain")
+	}
+	n.mustErr(-1, "verifychain", "x")
+	h3, _ := hex.DecodeString(decode[string](t, n.must("getblockhash", 3)))
+	n.Close()
+
+	db, err := bolt.Open(filepath.Join(dir, "regtest", "chain", "chain.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, len(h3))
+	for i := range h3 { // getblockhash shows the hash reversed
+		key[i] = h3[len(h3)-1-i]
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("blocks"))
+		v := append([]byte(nil), b.Get(key)...)
+		if len(v) < 100 {
+			return fmt.Errorf("block 3 not found under its hash")
+		}
+		v[90] ^= 0xff // inside the first transaction
+		return b.Put(key, v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n = startNodeIn(t, dir, addr, fixed...)
+	if decode[bool](t, n.must("verifychain", 3, 10)) {
+		t.Error("verifychain passes with a damaged block")
+	}
+	if !decode[bool](t, n.must("verifychain", 3, 2)) {
+		t.Error("verifychain over the 2 newest (sound) blocks fails")
+	}
 }
