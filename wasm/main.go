@@ -174,6 +174,10 @@ func dispatch(method string, raw json.RawMessage) (any, error) {
 		return n.Following(), nil
 	case "follows":
 		return n.Follows(), nil
+	case "followSync":
+		// The merge of the logged-in user's following list from the
+		// DHT (null when nobody is logged in).
+		return n.FollowSync(), nil
 	case "timeline":
 		o, err := params[webnode.TimelineOptions](raw)
 		if err != nil {

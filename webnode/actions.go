@@ -23,10 +23,12 @@ import (
 // user's current key on the chain (from a freshly verified proof). The
 // node joins the user's own swarm (holding and serving the user's posts)
 // and learns the next post number from the posts held and the user's
-// verified "status" item in the DHT. If this device published the user's
+// verified "status" item in the DHT. In the background it reads the
+// user's public following list from the DHT and follows the users it
+// names (a list saved by twisterd or another device; FollowSync tells
+// the progress, follow.go); then, if this device published the user's
 // following list before and the public follows differ from it now (a
-// failed put, changes made while logged out), it is published again in
-// the background.
+// failed put, changes made while logged out), it is published again.
 func (n *Node) Login(ctx context.Context, s Signer) error {
 	user := s.User()
 	if err := text.ValidUsername(user); err != nil {
@@ -43,6 +45,7 @@ func (n *Node) Login(ctx context.Context, s Signer) error {
 	n.loadPosts(user)
 	n.mu.Lock()
 	n.signer = s
+	n.fs.sync = &FollowSync{User: user, State: FollowSyncLoading}
 	n.nextK, n.lastPublicK = 0, -1
 	n.dms, n.notForMe = map[string]*DMView{}, map[string]bool{}
 	for _, p := range n.posts[user] {
@@ -64,14 +67,14 @@ func (n *Node) Login(ctx context.Context, s Signer) error {
 		n.rtc.addRoom(user)
 	}
 	n.groupsLogin() // load the user's group chats, join their members' swarms (groups.go)
-	// A following list this device failed to publish for the user (or
-	// changed while logged out since) is put now (follow.go).
+	// The user's following list in the DHT is merged into the follow
+	// list; then a list this device failed to publish for the user (or
+	// changed while logged out since) is put (follow.go).
+	n.emit(EventFollowSync, FollowSync{User: user, State: FollowSyncLoading})
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.RequestTimeout)
-		defer cancel()
-		n.retryFollowing(ctx)
+		n.syncFollowingAtLogin(n.ctx, s)
 	}()
 	return nil
 }
@@ -91,6 +94,7 @@ func (n *Node) LoginSecret(ctx context.Context, user, secret string) error {
 func (n *Node) Logout() {
 	n.mu.Lock()
 	n.signer = nil
+	n.fs.sync = nil
 	n.dms, n.notForMe = map[string]*DMView{}, map[string]bool{}
 	n.mu.Unlock()
 	n.groups.reset() // wipes the group keys from memory (groups.go)

@@ -162,10 +162,11 @@ type Config struct {
 
 // Event is something the page wants to hear about without asking.
 type Event struct {
-	// Kind is EventNewPost, EventDM, EventConnection or EventHeight.
+	// Kind is EventNewPost, EventDM, EventConnection, EventHeight or
+	// another kind named where it is sent (EventFollowSync, …).
 	Kind string
 	// Data is a *PostView (newPost), *DMView (dm), ConnEvent
-	// (connection) or int64 (height).
+	// (connection), int64 (height) or FollowSync (followSync).
 	Data any
 }
 

@@ -15,7 +15,8 @@
 // On top it offers what a twister client needs: follow and unfollow
 // (persisted; a public follow is published in the logged-in user's
 // following<n> DHT items as twisterd's web UI does, a private one stays on
-// the device, follow.go), a merged timeline, posting, replies, retwists, favourites and
+// the device, and at login the user's list saved elsewhere is read from
+// the DHT and merged, follow.go), a merged timeline, posting, replies, retwists, favourites and
 // direct messages (signed locally by a Signer, put into the DHT resources as
 // twisterd does), profiles, mentions, hashtags and a connection status,
 // plus other users' following lists and posts read from the DHT, the DM

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -27,6 +28,20 @@ import (
 // shorter list no longer uses are overwritten with empty lists, so no
 // reader (twister-html reads on until an empty page, without comparing
 // seqs) sees a stale page.
+//
+// A user's list may also be saved elsewhere: by twisterd, by another
+// browser, by this device under another login. As twister-html does when
+// it loads a user, the node reads the logged-in user's following list
+// from the DHT at every login (in the background: FollowSync,
+// EventFollowSync) and follows publicly every user it names that the
+// device does not follow (users followed privately here stay private).
+// It merges a list only when its seq is above that of every list this
+// device published or merged for the user, so a list the device has seen
+// never brings back a user unfollowed here since; and it never re-adds a
+// user unfollowed on this device after the last list it saw. Nothing is
+// published for a user before the list in the DHT was read: every
+// publication reads following1 first and merges a newer list, so a put
+// never replaces names saved elsewhere with a shorter list.
 
 const (
 	kvFollows = "follows"
@@ -39,6 +54,34 @@ const (
 // kept: the seq last used, how many pages were written and the names
 // last published completely.
 func followPubKey(user string) string { return "followpub/" + user }
+
+// EventFollowSync is the event sent when the reading of the logged-in
+// user's following list from the DHT starts or ends; its Data is a
+// FollowSync.
+const EventFollowSync = "followSync"
+
+// FollowSync states.
+const (
+	FollowSyncLoading = "loading" // reading the list from the DHT
+	FollowSyncDone    = "done"    // read (and merged if it was newer)
+	FollowSyncFailed  = "failed"  // could not be read; retried every sync interval
+)
+
+// FollowSync is the state of the merge of the logged-in user's public
+// following list from the DHT into the follow list.
+type FollowSync struct {
+	User  string `json:"user"`
+	State string `json:"state"` // FollowSyncLoading, FollowSyncDone or FollowSyncFailed
+	// Seq is the seq of the list found in the DHT (0: none); Listed is
+	// how many users it names, when it was read in full (it is not when
+	// this device published or merged it already: Merged is false).
+	Seq    int64 `json:"seq,omitempty"`
+	Listed int   `json:"listed,omitempty"`
+	Merged bool  `json:"merged,omitempty"`
+	// Added are the users followed because the list names them.
+	Added []string `json:"added,omitempty"`
+	Error string   `json:"error,omitempty"`
+}
 
 // Follow is one entry of the follow list.
 type Follow struct {
@@ -55,9 +98,10 @@ type FollowResult struct {
 	// logged-in user's public following list was published because it
 	// changed (or an earlier publication had failed).
 	Puts []string `json:"puts,omitempty"`
-	// PutErrors lists the puts that failed, with why. The change is kept
-	// on the device either way; the list is published again at the next
-	// change, at login and on the node's periodic retry.
+	// PutErrors lists the puts that failed, with why, or why none was
+	// made (the list in the DHT could not be read first). The change is
+	// kept on the device either way; the list is published again at the
+	// next change, at login and on the node's periodic retry.
 	PutErrors []string `json:"putErrors,omitempty"`
 	// Unpublished is true when the public list changed but nobody is
 	// logged in to sign it; it is published at the next change made
@@ -119,10 +163,33 @@ func encodeFollows(users []string, private map[string]bool) []byte {
 type followPub struct {
 	Seq   int64    `json:"seq"`   // seq of the last save (every page)
 	Pages int      `json:"pages"` // pages written by that save, empty ones included
-	Names []string `json:"names"` // the list last published without a failed put
+	Names []string `json:"names"` // the list last published without a failed put, or merged
 	Done  bool     `json:"done"`  // Names is what the DHT holds
-	// dhtChecked: following1's seq in the DHT was read this session.
-	dhtChecked bool
+	// Merged is the seq of the newest list read from the DHT and merged
+	// into the follow list (0: none): a list is merged only if its seq
+	// is above both Seq and Merged.
+	Merged int64 `json:"merged,omitempty"`
+	// checked: the list in the DHT was read since the login (not kept).
+	checked bool
+}
+
+// seen is the highest seq of a list this device published or merged.
+func (p *followPub) seen() int64 { return max(p.Seq, p.Merged) }
+
+// needsPublish says whether the public follows names must be put: they
+// are not what the DHT holds as far as the device knows, and the device
+// may publish for the user. retryOnly (login, periodic retry) publishes
+// only lists this device published (or tried to) before; an empty list
+// is published only over one this device published or merged (else it
+// would only erase a list saved elsewhere).
+func (p *followPub) needsPublish(names []string, retryOnly bool) bool {
+	if p.Done && slices.Equal(p.Names, names) {
+		return false
+	}
+	if p.Seq == 0 && (retryOnly || (len(names) == 0 && p.Merged == 0)) {
+		return false
+	}
+	return true
 }
 
 // followingPages splits names into following<n> pages as twisterd's web UI
@@ -152,9 +219,16 @@ func followingPages(names []string, size, prev int) [][]string {
 
 // followState is the node's follow list with the publication bookkeeping.
 type followState struct {
-	pubMu    sync.Mutex            // serialises publications
+	pubMu    sync.Mutex            // serialises publications and merges
 	pub      map[string]*followPub // by user, loaded lazily; under pubMu
 	pageSize int                   // followingPageSize; tests make it small
+	// Under Node.mu:
+	// unfollowed are the users unfollowed on this device since the last
+	// read of a following list began (with the count of reads begun
+	// when they were): a merge does not follow them again.
+	unfollowed map[string]int64
+	reads      int64       // reads of a following list begun
+	sync       *FollowSync // the logged-in user's merge; nil: none
 }
 
 // Following returns the followed users, sorted.
@@ -225,18 +299,29 @@ func (n *Node) FollowUser(ctx context.Context, user string, public bool) (*Follo
 		return nil, fmt.Errorf("webnode: saving follows: %w", err)
 	}
 	n.follows, n.private = follows, private
+	delete(n.fs.unfollowed, user)
 	n.mu.Unlock()
 	if !had {
-		n.loadPosts(user)
-		if err := n.sw.Follow(user); err != nil {
+		if err := n.joinFollowed(user); err != nil {
 			return nil, err
-		}
-		n.serve(user)
-		if n.rtc != nil {
-			n.rtc.addRoom(user)
 		}
 	}
 	return n.afterFollowChange(ctx, user, had || public)
+}
+
+// joinFollowed starts fetching, holding and serving the posts of a user
+// newly followed: the held ones are indexed, the swarm engine joins the
+// user's swarm and the bridge serves it to native peers.
+func (n *Node) joinFollowed(user string) error {
+	n.loadPosts(user)
+	if err := n.sw.Follow(user); err != nil {
+		return err
+	}
+	n.serve(user)
+	if n.rtc != nil {
+		n.rtc.addRoom(user)
+	}
+	return nil
 }
 
 // Unfollow stops following user: UnfollowUser without the result.
@@ -264,6 +349,10 @@ func (n *Node) UnfollowUser(ctx context.Context, user string) (*FollowResult, er
 	}
 	wasPublic := !n.private[user]
 	n.follows, n.private = follows, private
+	if n.fs.unfollowed == nil {
+		n.fs.unfollowed = map[string]int64{}
+	}
+	n.fs.unfollowed[user] = n.fs.reads
 	own := n.signer != nil && n.signer.User() == user
 	n.mu.Unlock()
 	if !own {
@@ -339,45 +428,37 @@ func (n *Node) saveFollowPub(user string, p *followPub) error {
 }
 
 // publishFollowing puts s's following<n> items when the public follow
-// list differs from the one last published completely. retryOnly limits
-// it to lists this device published (or tried to) before: login and the
-// periodic retry never publish a device's list for a user who has not
-// changed a follow here. It returns the puts made and the failed ones.
+// list differs from what the DHT holds as far as the device knows (see
+// followPub.needsPublish; retryOnly: login and the periodic retry). It
+// reads the list in the DHT first (mergeFollowingLocked): a newer list
+// saved elsewhere is merged into the follow list, and nothing is put if
+// the list cannot be read. It returns the puts made and the failed ones
+// (or why nothing could be put).
 func (n *Node) publishFollowing(ctx context.Context, s Signer, retryOnly bool) (puts, errs []string) {
 	n.fs.pubMu.Lock()
 	defer n.fs.pubMu.Unlock()
 	user := s.User()
 	st := n.loadFollowPub(user)
+	if st.checked && !st.needsPublish(n.publicFollows(), retryOnly) {
+		return nil, nil
+	}
+	// Whatever the device holds, the list in the DHT is read before
+	// anything is put.
+	if err := n.mergeFollowingLocked(ctx, s, st, false); err != nil {
+		return nil, []string{err.Error()}
+	}
 	names := n.publicFollows()
-	if st.Done && slices.Equal(st.Names, names) {
+	if !st.needsPublish(names, retryOnly) {
 		return nil, nil
 	}
-	if st.Seq == 0 && (retryOnly || len(names) == 0) {
-		// Never published from this device: nothing to retry, and an
-		// empty list would only erase one saved elsewhere.
-		return nil, nil
-	}
-	if !st.dhtChecked {
-		// A save from another device or client may carry a higher seq
-		// than ours: go past it, or the DHT refuses our pages.
-		gctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
-		items, err := n.getItems(gctx, user, resource.Following(1), false)
-		cancel()
-		if err == nil {
-			st.dhtChecked = true
-			if len(items) > 0 {
-				st.Seq = max(st.Seq, items[0].Seq)
-			}
-		} else {
-			n.log.Debug("webnode: reading own following1 before publishing", "user", user, "err", err)
-		}
-	}
-	seq := max(st.Seq+1, n.clock.Now().Unix())
+	seq := max(st.seen()+1, n.clock.Now().Unix())
 	pages := followingPages(names, n.fs.pageSize, st.Pages)
 	st.Seq, st.Pages, st.Done = seq, max(st.Pages, len(pages)), false
 	if err := n.saveFollowPub(user, st); err != nil {
 		return nil, []string{err.Error()}
 	}
+	ctx, cancel := context.WithTimeout(ctx, 2*n.cfg.RequestTimeout)
+	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, page := range pages {
@@ -400,9 +481,9 @@ func (n *Node) publishFollowing(ctx context.Context, s Signer, retryOnly bool) (
 	wg.Wait()
 	slices.Sort(errs)
 	if len(errs) > 0 {
-		// Perhaps refused for its seq (a save elsewhere): read it again
-		// before the next attempt.
-		st.dhtChecked = false
+		// Perhaps refused for its seq (a save elsewhere): read the list
+		// again before the next attempt.
+		st.checked = false
 		return puts, errs
 	}
 	// Every page past the list's end is empty now.
@@ -414,9 +495,151 @@ func (n *Node) publishFollowing(ctx context.Context, s Signer, retryOnly bool) (
 	return puts, errs
 }
 
-// retryFollowing publishes the logged-in user's following list if an
-// earlier publication from this device failed or was left behind by
-// changes made while logged out.
+// mergeFollowingLocked reads s's following list from the DHT and, if its
+// seq is above that of every list this device published or merged for
+// the user, follows publicly each user it names that is not followed
+// here, except those unfollowed here after the last list the device saw
+// (followState.unfollowed, and the names of that list no longer
+// followed); they join their swarms as any follow. A list whose reading
+// fails verification counts as ending there. login says the read is the
+// one of a login: its outcome is the FollowSync state (and event); later
+// reads change it only when they add users or fail, or after a
+// failure. fs.pubMu held.
+func (n *Node) mergeFollowingLocked(ctx context.Context, s Signer, st *followPub, login bool) error {
+	user := s.User()
+	n.mu.Lock()
+	n.fs.reads++
+	read := n.fs.reads
+	n.mu.Unlock()
+	// forget drops the unfollows made before this read began: the list
+	// read is what the device has seen now. n.mu held.
+	forget := func() {
+		maps.DeleteFunc(n.fs.unfollowed, func(_ string, r int64) bool { return r < read })
+	}
+	fl, err := n.readFollowing(ctx, user, st.seen())
+	if errors.Is(err, ErrUnverified) {
+		n.log.Warn("webnode: own following list partly unreadable", "user", user, "err", err)
+		err = nil
+	}
+	if err != nil {
+		err = fmt.Errorf("webnode: reading %s's following list in the DHT: %w", user, err)
+		n.setFollowSync(s, &FollowSync{User: user, State: FollowSyncFailed, Error: err.Error()}, login)
+		return err
+	}
+	fs := &FollowSync{User: user, State: FollowSyncDone, Seq: max(fl.seq, 0)}
+	if fl.names == nil || fl.seq <= st.seen() {
+		// None in the DHT, or one this device published or merged.
+		n.mu.Lock()
+		forget()
+		n.mu.Unlock()
+		st.checked = true
+		n.setFollowSync(s, fs, login)
+		return nil
+	}
+	fs.Listed, fs.Merged = len(fl.names), true
+	n.mu.Lock()
+	skip := map[string]bool{}
+	for u := range n.fs.unfollowed {
+		skip[u] = true
+	}
+	followed := make(map[string]bool, len(n.follows))
+	for _, u := range n.follows {
+		followed[u] = true
+	}
+	for _, u := range st.Names {
+		if !followed[u] {
+			skip[u] = true
+		}
+	}
+	follows := slices.Clone(n.follows)
+	for _, u := range fl.names { // each name once (readFollowing)
+		if !skip[u] && !followed[u] {
+			fs.Added = append(fs.Added, u)
+			follows = append(follows, u)
+		}
+	}
+	slices.Sort(follows)
+	slices.Sort(fs.Added)
+	if len(fs.Added) > 0 {
+		if err := n.store.PutKV(kvFollows, encodeFollows(follows, n.private)); err != nil {
+			n.mu.Unlock()
+			err = fmt.Errorf("webnode: saving follows: %w", err)
+			n.setFollowSync(s, &FollowSync{User: user, State: FollowSyncFailed, Error: err.Error()}, login)
+			return err
+		}
+		n.follows = follows
+	}
+	forget()
+	n.mu.Unlock()
+	for _, u := range fs.Added {
+		if err := n.joinFollowed(u); err != nil {
+			n.log.Warn("webnode: joining the swarm of a user of the following list", "user", u, "err", err)
+		}
+	}
+	names := slices.Clone(fl.names)
+	slices.Sort(names)
+	st.Merged, st.Names, st.Done = fl.seq, names, true
+	st.Pages = max(st.Pages, fl.pages)
+	st.checked = true
+	if err := n.saveFollowPub(user, st); err != nil {
+		n.log.Warn("webnode: saving the following list state", "user", user, "err", err)
+	}
+	n.setFollowSync(s, fs, login)
+	return nil
+}
+
+// setFollowSync makes fs the FollowSync state and sends it as an event,
+// if s is still the logged-in user. A read after the login's that
+// succeeds without adding anyone keeps a successful state as it is (what
+// the login's read found).
+func (n *Node) setFollowSync(s Signer, fs *FollowSync, login bool) {
+	n.mu.Lock()
+	prev := n.fs.sync
+	if n.signer != s || (!login && fs.State == FollowSyncDone && len(fs.Added) == 0 && prev != nil && prev.State == FollowSyncDone) {
+		n.mu.Unlock()
+		return
+	}
+	n.fs.sync = fs
+	n.mu.Unlock()
+	n.emit(EventFollowSync, *fs)
+}
+
+// FollowSync returns the state of the merge of the logged-in user's
+// following list from the DHT, or nil when nobody is logged in.
+func (n *Node) FollowSync() *FollowSync {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fs.sync == nil || n.signer == nil {
+		return nil
+	}
+	fs := *n.fs.sync
+	fs.Added = slices.Clone(fs.Added)
+	return &fs
+}
+
+// syncFollowingAtLogin reads s's following list from the DHT and merges
+// it (mergeFollowingLocked), then publishes the follow list if this
+// device has a publication of the user's to complete. Login runs it in
+// the background; FollowSync says how far it is.
+func (n *Node) syncFollowingAtLogin(ctx context.Context, s Signer) {
+	n.fs.pubMu.Lock()
+	st := n.loadFollowPub(s.User())
+	st.checked = false
+	err := n.mergeFollowingLocked(ctx, s, st, true)
+	n.fs.pubMu.Unlock()
+	if err != nil {
+		n.log.Debug("webnode: following list at login", "user", s.User(), "err", err)
+		return // retried by the sync loop
+	}
+	if _, errs := n.publishFollowing(ctx, s, true); len(errs) > 0 {
+		n.log.Debug("webnode: publishing the following list", "user", s.User(), "errors", errs)
+	}
+}
+
+// retryFollowing reads the logged-in user's following list if that
+// failed since the login, and publishes the follow list if an earlier
+// publication from this device failed or was left behind by changes made
+// while logged out.
 func (n *Node) retryFollowing(ctx context.Context) {
 	s := n.currentSigner()
 	if s == nil {

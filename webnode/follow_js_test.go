@@ -11,7 +11,8 @@ import (
 )
 
 // The follow list with its private flags and the publication state of a
-// user's following list survive closing and reopening the IndexedDB
+// user's following list (with the seq of the last list merged from the
+// DHT) survive closing and reopening the IndexedDB
 // database, as the node stores and reads them.
 func TestFollowsInIDB(t *testing.T) {
 	ctx := context.Background()
@@ -24,7 +25,7 @@ func TestFollowsInIDB(t *testing.T) {
 	if err := s.PutKV(kvFollows, encodeFollows([]string{"bob", "carol", "dave"}, map[string]bool{"dave": true})); err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := json.Marshal(&followPub{Seq: 1795334009, Pages: 2, Names: []string{"bob", "carol"}, Done: true})
+	pub, _ := json.Marshal(&followPub{Seq: 1795334009, Pages: 2, Names: []string{"bob", "carol"}, Done: true, Merged: 1795334100})
 	if err := s.PutKV(followPubKey("alice"), pub); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestFollowsInIDB(t *testing.T) {
 	}
 	b, ok, err = s.GetKV(followPubKey("alice"))
 	var p followPub
-	if err != nil || !ok || json.Unmarshal(b, &p) != nil || p.Seq != 1795334009 || p.Pages != 2 || !p.Done || !slices.Equal(p.Names, []string{"bob", "carol"}) {
+	if err != nil || !ok || json.Unmarshal(b, &p) != nil || p.Seq != 1795334009 || p.Pages != 2 || !p.Done || p.Merged != 1795334100 || p.seen() != 1795334100 || !slices.Equal(p.Names, []string{"bob", "carol"}) {
 		t.Fatalf("publication state after reopen: %s %v %v", b, ok, err)
 	}
 }

@@ -252,18 +252,47 @@ func TestFollowingPublished(t *testing.T) {
 	if err := w2.LoginSecret(ctx, "alice", userKey("alice").Secret()); err != nil {
 		t.Fatal(err)
 	}
+	// The login's read of the list finds the one published here: nothing
+	// to merge.
+	if fs := waitFollowSync(t, w2, "alice"); fs.Merged || len(fs.Added) > 0 || fs.Seq != seq5 {
+		t.Errorf("login read of alice's own list: %+v (seq %d)", fs, seq5)
+	}
 	elsewhere := seq5 + 10000
 	if err := w2.putItem(ctx, w2.currentSigner(), put{name: "alice", res: resource.Following(1), seq: elsewhere}, names("erin")); err != nil {
 		t.Fatal(err)
 	}
 	wantPages(t, tn, "alice", []string{"erin"})
+	// The next publication reads the newer list first and merges it:
+	// erin (unfollowed here before the list of seq5 was published, so
+	// not a name dropped since) is followed publicly.
 	r, err = w2.FollowUser(ctx, "frank", true)
-	wantResult(t, r, err, "frank", true, true, "alice/following1", "alice/following2")
-	if got := wantPages(t, tn, "alice", []string{"bob", "carol"}, []string{"frank"}); got <= elsewhere {
+	wantResult(t, r, err, "frank", true, true, "alice/following1", "alice/following2", "alice/following3")
+	if got := wantPages(t, tn, "alice", []string{"bob", "carol"}, []string{"erin", "frank"}, []string{}); got <= elsewhere {
 		t.Errorf("seq %d is not past the other save's %d", got, elsewhere)
 	}
+	if got := w2.Follows(); !slices.Equal(got, []Follow{{"bob", true}, {"carol", true}, {"erin", true}, {"frank", true}}) {
+		t.Errorf("follows after merging a list saved elsewhere: %+v", got)
+	}
+	if fs := w2.FollowSync(); fs == nil || fs.State != FollowSyncDone || !fs.Merged || fs.Seq != elsewhere || !slices.Equal(fs.Added, []string{"erin"}) {
+		t.Errorf("follow sync after the merge at a publication: %+v", fs)
+	}
 	d.wantPage("alice", 1, []string{"bob", "carol"})
-	d.wantPage("alice", 2, []string{"frank"})
+	d.wantPage("alice", 2, []string{"erin", "frank"})
+}
+
+// waitFollowSync waits until w's read of user's following list since the
+// login has ended and returns its state, which must be FollowSyncDone.
+func waitFollowSync(t *testing.T, w *Node, user string) *FollowSync {
+	t.Helper()
+	var fs *FollowSync
+	waitFor(t, 20*time.Second, user+"'s following list read at login", func() bool {
+		fs = w.FollowSync()
+		return fs != nil && fs.User == user && fs.State != FollowSyncLoading
+	})
+	if fs.State != FollowSyncDone {
+		t.Fatalf("reading %s's following list: %+v", user, fs)
+	}
+	return fs
 }
 
 // refusePuts is a bridge whose DHT puts fail while refuse is set; it

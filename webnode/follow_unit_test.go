@@ -108,3 +108,34 @@ func FuzzDecodeFollows(f *testing.F) {
 		}
 	})
 }
+
+// needsPublish: a list the DHT holds already is not put again; a device
+// that never published a user's list does not publish it at login or on
+// the periodic retry, nor an empty list over one it has not seen; once
+// it published or merged a list it may publish an emptied one.
+func TestNeedsPublish(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		p         followPub
+		names     []string
+		retryOnly bool
+		want      bool
+	}{
+		{"published already", followPub{Seq: 9, Names: []string{"bob"}, Done: true}, []string{"bob"}, false, false},
+		{"changed", followPub{Seq: 9, Names: []string{"bob"}, Done: true}, []string{"bob", "carol"}, false, true},
+		{"failed put retried", followPub{Seq: 9, Names: []string{"bob"}}, []string{"bob"}, true, true},
+		{"never published: no retry", followPub{}, []string{"bob"}, true, false},
+		{"never published: a change", followPub{}, []string{"bob"}, false, true},
+		{"never published or merged: not an empty list", followPub{}, []string{}, false, false},
+		{"merged: the change empties it", followPub{Merged: 7, Names: []string{"bob"}, Done: true}, []string{}, false, true},
+		{"merged only: no retry", followPub{Merged: 7, Names: []string{"bob"}, Done: true}, []string{"bob", "carol"}, true, false},
+		{"merged and equal", followPub{Merged: 7, Names: []string{"bob"}, Done: true}, []string{"bob"}, false, false},
+	} {
+		if got := c.p.needsPublish(c.names, c.retryOnly); got != c.want {
+			t.Errorf("%s: needsPublish = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if s := (&followPub{Seq: 5, Merged: 8}).seen(); s != 8 {
+		t.Errorf("seen %d, want 8", s)
+	}
+}

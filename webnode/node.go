@@ -555,6 +555,9 @@ type Status struct {
 	Transports Transports `json:"transports"`
 	// WebRTC is the WebRTC transport's state; nil when it is disabled.
 	WebRTC *WebRTCStatus `json:"webrtc,omitempty"`
+	// FollowSync is the merge of the logged-in user's following list
+	// from the DHT (follow.go); nil when nobody is logged in.
+	FollowSync *FollowSync `json:"followSync,omitempty"`
 }
 
 // Transports are the swarm transports' counters.
@@ -579,6 +582,11 @@ func (n *Node) Status() Status {
 	}
 	if n.signer != nil {
 		s.User = n.signer.User()
+		if fs := n.fs.sync; fs != nil {
+			c := *fs
+			c.Added = slices.Clone(fs.Added)
+			s.FollowSync = &c
+		}
 	}
 	s.Transports.Bridge = n.bridgeStats.snapshot()
 	if n.rtc != nil {

@@ -26,32 +26,60 @@ const maxFollowingPages = 50
 // after 50 pages. Entries that are not valid user names are left out;
 // each name appears once.
 func (n *Node) UserFollowing(ctx context.Context, user string) ([]string, error) {
-	if err := text.ValidUsername(user); err != nil {
-		return nil, fmt.Errorf("webnode: %w", err)
+	fl, err := n.readFollowing(ctx, user, -1)
+	if err != nil {
+		return nil, err
 	}
-	out := []string{}
+	return fl.names, nil
+}
+
+// followingList is a user's following list as read from the DHT.
+type followingList struct {
+	names []string // valid user names, each once, in the list's order
+	seq   int64    // following1's seq; −1 when there is no following1
+	pages int      // pages read that held names
+}
+
+// readFollowing reads user's following list as UserFollowing describes.
+// When following1's seq is not above after, it stops there (names nil,
+// seq set): the list is one the caller has seen. Each page is fetched
+// within the node's RequestTimeout. On an error the names read before
+// it are returned with it; a page that fails verification or is not a
+// list gives an error wrapping ErrUnverified.
+func (n *Node) readFollowing(ctx context.Context, user string, after int64) (followingList, error) {
+	fl := followingList{seq: -1}
+	if err := text.ValidUsername(user); err != nil {
+		return fl, fmt.Errorf("webnode: %w", err)
+	}
+	fl.names = []string{}
 	seen := map[string]bool{}
-	var firstSeq int64
 	for page := 1; page <= maxFollowingPages; page++ {
-		items, err := n.getItems(ctx, user, resource.Following(page), false)
+		pctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+		items, err := n.getItems(pctx, user, resource.Following(page), false)
+		cancel()
 		if err != nil {
-			return nil, err
+			return fl, err
 		}
 		if len(items) == 0 {
 			break
 		}
 		it := items[0]
 		if page == 1 {
-			firstSeq = it.Seq
-		} else if it.Seq < firstSeq {
+			fl.seq = it.Seq
+			if it.Seq <= after {
+				fl.names = nil
+				return fl, nil
+			}
+		} else if it.Seq < fl.seq {
 			break
 		}
 		if it.V.Kind != bencode.List {
-			return nil, fmt.Errorf("webnode: %s's following%d is a %s, not a list of names", user, page, it.V.Kind)
+			return fl, fmt.Errorf("%w: %s's following%d is a %s, not a list of names", ErrUnverified, user, page, it.V.Kind)
 		}
 		if len(it.V.List) == 0 {
 			break
 		}
+		fl.pages = page
 		for _, e := range it.V.List {
 			if e.Kind != bencode.String {
 				continue
@@ -61,10 +89,10 @@ func (n *Node) UserFollowing(ctx context.Context, user string) ([]string, error)
 				continue
 			}
 			seen[name] = true
-			out = append(out, name)
+			fl.names = append(fl.names, name)
 		}
 	}
-	return out, nil
+	return fl, nil
 }
 
 // UserPostsOptions select a page of UserPosts.

@@ -38,6 +38,7 @@ export const OPTIONAL = {
   promoted: "promotedPosts", // promoted ("spam") posts, shown at most once every 8 hours
   userFollowing: "userFollowing", // another user's following<n> list (who to follow)
   follows: "follows", // the follow list with visibility: [{user, public}]
+  followSync: "followSync", // the login's merge of one's following list from the DHT
   userPosts: "userPosts", // recent posts of a user one does not follow
   conversations: "conversations", // DM partners: [{user, last: DMView}], newest first
   // Group chats (../js/README.md): no view uses them yet.

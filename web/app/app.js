@@ -68,6 +68,7 @@ async function startNode() {
   api.on("newPost", onNewPost);
   api.on("dm", onDM);
   api.on("groupMessage", onGroupMessage);
+  api.on("followSync", onFollowSync);
   api.on("fatal", (msg) => toast(`The node stopped: ${msg}. Reload the page to restart it; your drafts are kept.`, "error", 0));
   const st = await api.status();
   app.me = st.user || "";
@@ -75,6 +76,7 @@ async function startNode() {
   app.following = new Set(st.following || []);
   const follows = await api.optional("follows").catch(() => null);
   app.privateFollows = new Set((follows || []).filter((f) => !f.public).map((f) => f.user));
+  app.followSync = st.followSync || null;
   for (const b of st.bridges || []) app.bridges.set(b.bridge, b);
   renderNetState();
 }
@@ -250,6 +252,49 @@ function onNewPost(p) {
     n.hidden = false;
     n.textContent = `${app.newPosts.length} new post${app.newPosts.length > 1 ? "s" : ""} — show`;
   }
+}
+
+// onFollowSync: the node read the logged-in user's public following list
+// from the DHT (at login: a list saved by twisterd or on another device)
+// and followed the users it names; or the read failed (the node tries
+// again every minute and publishes nothing meanwhile).
+function onFollowSync(fs) {
+  app.followSync = fs;
+  renderFollowSync();
+  if (!fs) return;
+  if (fs.state === "done" && fs.added && fs.added.length) {
+    for (const u of fs.added) app.following.add(u);
+    for (const c of document.querySelectorAll(".follow-ctl")) if (c._render) c._render();
+    const names = fs.added.slice(0, 5).map((u) => "@" + u).join(", ") + (fs.added.length > 5 ? ` and ${fs.added.length - 5} more` : "");
+    toast(`Following ${fs.added.length} user${fs.added.length > 1 ? "s" : ""} from your public following list (saved with your key elsewhere): ${names}. Their posts are being fetched from their swarms.`, "ok", 8000);
+    // An empty home timeline says to follow people: show it again.
+    const empty = document.querySelector("#main .sentinel .empty");
+    if (empty && (!location.hash || location.hash === "#/" || location.hash === "#/home")) route();
+  } else if (fs.state === "failed") {
+    toast(`Your public following list could not be read from the DHT (${fs.error || "no answer"}). It is tried again in a minute; follow changes are kept on this device and published once it has been read.`, "warn", 10000);
+  }
+}
+
+// renderFollowSync shows, on the home page, that the logged-in user's
+// following list is being read from the DHT.
+function renderFollowSync() {
+  const el = document.getElementById("follow-sync");
+  if (!el) return;
+  const fs = app.followSync;
+  const busy = !!(app.me && fs && fs.user === app.me && fs.state === "loading");
+  el.hidden = !busy;
+  el.replaceChildren(...(busy ? [h("span.spinner", { "aria-hidden": "true" }), " Reading your public following list from the DHT…"] : []));
+}
+
+/** followSync in words, for the network page. */
+function followSyncText(fs) {
+  if (!fs) return "—";
+  if (fs.state === "loading") return "being read…";
+  if (fs.state === "failed") return `could not be read (${fs.error || "no answer"}); tried again every minute`;
+  if (!fs.seq) return "none yet (published at your first public follow)";
+  return fs.merged
+    ? `read at login: ${fs.listed} user${fs.listed === 1 ? "" : "s"}, ${fs.added && fs.added.length ? fs.added.length + " followed from it" : "all followed already"}`
+    : "read at login: one this device had already saved or read";
 }
 
 function onDM(d) {
@@ -492,6 +537,8 @@ async function viewHome() {
       h("div.row", h("a.button.primary", { href: "#/login" }, "Log in"), h("a.button", { href: "#/welcome" }, "Create or import an account"))));
   }
   el.append(outboxList());
+  el.append(h("p.card.notice.follow-sync#follow-sync", { role: "status", hidden: true }));
+  renderFollowSync();
   const promo = h("div.promoted-slot");
   el.append(promo);
   showPromoted(promo);
@@ -1563,6 +1610,7 @@ async function viewNetwork() {
         ["Block height (verified headers)", st.height],
         ["Logged in as", st.user ? "@" + st.user : "nobody"],
         ["Following", st.following.length],
+        ["Following list in the DHT", followSyncText(st.followSync)],
         ["Swarm peers", st.peers],
         ["Swarm connections", st.connections],
         ["Posts held", st.posts],

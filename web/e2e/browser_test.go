@@ -440,6 +440,8 @@ func TestWebUI(t *testing.T) {
 		testGroupLeave(t, b, g)
 	})
 	t.Run("register", func(t *testing.T) { b.t = t; testRegister(t, b, tn) })
+	// Last in the app: it moves the page to another database (device).
+	t.Run("followsync", func(t *testing.T) { b.t = t; testFollowSync(t, b, tn, site.URL, bridgeURL) })
 	t.Run("widget", func(t *testing.T) { testWidget(t, tn, site, bridgeURL, dir) })
 	if testing.Verbose() && b.console.Len() > 0 {
 		t.Logf("browser log:\n%s", b.console.String())

@@ -492,3 +492,52 @@ func testDrafts(t *testing.T, b *browser, tn *testNet) {
 	b.homeToEnd()
 	b.wait("carol's posts back", `document.querySelector('#main article.post[data-id="carol/0"]') && `+onHome("carol writes while muted"), 30*time.Second)
 }
+
+// testFollowSync: a twisterd user on a new device. dave follows bob and
+// carol with native node B's follow RPC (which publishes his following1);
+// a fresh browser database (another device) imports dave's key and logs
+// in: the worker reads dave's list from the DHT and follows both
+// publicly, the app says so, their posts reach the home timeline, their
+// pages show public follows, and the network page tells what was read.
+func testFollowSync(t *testing.T, b *browser, tn *testNet, siteURL, bridgeURL string) {
+	tn.B.must("follow", "dave", []string{"bob", "carol"})
+	waitFor(t, 30*time.Second, "dave's following1 (published by node B) read by node A", func() bool {
+		got, _, ok := followingList(t, tn, "dave")
+		return ok && slices.Contains(got, "bob") && slices.Contains(got, "carol")
+	})
+	b.do(chromedp.Navigate(siteURL + "/app/?bridge=" + bridgeURL + "&network=regtest&db=e2e-dave"))
+	// The key store is the site's, not the device database's: webby's
+	// account is offered, so the app starts at the login page.
+	b.wait("the new device's node to start (login page)", `window.twisterApi && ["#/login", "#/welcome"].includes(location.hash) && document.querySelector("#main h1")`, 60*time.Second)
+	if got := b.str(`twisterApi.following().then(f => (f || []).join(","))`); got != "" {
+		t.Fatalf("the new device follows %q before any login", got)
+	}
+	b.route("#/import")
+	b.fill("#imp-user", "dave")
+	b.fill("#imp-secret", tn.Secret["dave"])
+	b.fill("#imp-pass", "dave's passphrase here")
+	b.fill("#imp-pass2", "dave's passphrase here")
+	b.click("#main form button.primary", "Import and log in")
+	b.wait("logged in as dave", `document.querySelector("#whoami").textContent.includes("@dave") && location.hash === "#/home"`, 60*time.Second)
+	b.waitAsync("dave's following list merged: bob and carol public follows",
+		`twisterApi.call("follows").then(l => ["bob", "carol"].every(u => l.some(f => f.user === u && f.public)))`, 30*time.Second)
+	b.waitAsync("the merge reported done", `twisterApi.call("followSync").then(s => s && s.user === "dave" && s.state === "done" && s.merged && (s.added || []).join() === "bob,carol")`, 10*time.Second)
+	b.wait("the app's notice of the merge", `document.querySelector("#toasts").textContent.includes("from your public following list")`, 10*time.Second)
+	b.wait("no reading notice left on the home page", `!document.querySelector("#follow-sync") || document.querySelector("#follow-sync").hidden`, 10*time.Second)
+	b.homeToEnd()
+	b.wait("bob's and carol's posts on the new device's home timeline", `(() => {
+	  const n = document.querySelector("#new-posts"); if (n && !n.hidden) n.click();
+	  window.scrollTo(0, document.body.scrollHeight);
+	  return ["bob/0", "carol/0"].every(id => document.querySelector('#main article.post[data-id="' + id + '"][data-verified="true"]')); })()`, 60*time.Second)
+	b.shot("desktop-26-follows-from-dht")
+	b.route("#/user/carol")
+	b.wait("carol's page: a public follow", `(() => { const f = document.querySelector('#main button.follow[data-user="carol"]'), k = document.querySelector('#main button.follow-kind[data-user="carol"]');
+	  return f && f.textContent === "Unfollow" && k && !k.hidden && k.textContent === "Public"; })()`, 30*time.Second)
+	b.route("#/network")
+	b.wait("the network page tells what was read", `(() => { const d = document.querySelector('#main dd[data-stat="Following list in the DHT"]');
+	  return d && d.textContent.includes("2 followed from it"); })()`, 30*time.Second)
+	// Nothing was put over twisterd's list: node A still reads it.
+	if got, _, _ := followingList(t, tn, "dave"); !slices.Contains(got, "bob") || !slices.Contains(got, "carol") {
+		t.Errorf("dave's following1 after the browser's login: %q", got)
+	}
+}

@@ -125,6 +125,12 @@ export class Twister {
   following() { return this._call("following"); }
   /** The follow list with each entry's visibility: [{user, public}], sorted. */
   follows() { return this._call("follows"); }
+  /**
+   * The merge of the logged-in user's public following list from the DHT
+   * into the follow list, run at login: FollowSync
+   * {user, state: "loading" | "done" | "failed", seq?, listed?, merged?, added?, error?}, or null.
+   */
+  followSync() { return this._call("followSync"); }
   timeline({ count, maxId, sinceId, users } = {}) { return this._call("timeline", { count, maxId, sinceId, users }); }
   post(text) { return this._call("post", { text }); }
   reply(user, k, text) { return this._call("reply", { user, k, text }); }
