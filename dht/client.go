@@ -580,7 +580,11 @@ func (d *DHT) Bootstrap(ctx context.Context, addrs ...netip.AddrPort) error {
 		wg.Add(1)
 		go func(a netip.AddrPort) {
 			defer wg.Done()
-			_, _ = d.query(ctx, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), krpc.Ping, &krpc.Args{})
+			// A bootstrap node answers at once or is not there (yet): do
+			// not wait the full query timeout for it.
+			pctx, cancel := context.WithTimeout(ctx, 2*d.cfg.ShortTimeout)
+			defer cancel()
+			_, _ = d.query(pctx, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), krpc.Ping, &krpc.Args{})
 		}(a)
 	}
 	wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestDHTStateAcrossRestart: an item put while the node knows no other
@@ -43,4 +44,20 @@ func TestDHTStateAcrossRestart(t *testing.T) {
 		t.Errorf("the damaged state was not set aside: %v", err)
 	}
 	n.Close()
+}
+
+// TestBootstrapRetriedSoon: a node whose DHT bootstrap node is not up yet
+// (nodes started together) joins it within seconds of it coming up, not
+// at the DHT's own retry a maintenance tick or a minute later.
+func TestBootstrapRetriedSoon(t *testing.T) {
+	const aAddr, bAddr = "127.0.7.13", "127.0.7.14"
+	port, rpcPort := freePort(t, aAddr), freePort(t, aAddr)
+	b := startNode(t, bAddr, fmt.Sprintf("-dhtnode=%s:%d", aAddr, port+LibtorrentPortOffset))
+	time.Sleep(1200 * time.Millisecond) // b's first bootstrap finds nobody
+	startNodeIn(t, t.TempDir(), aAddr, fmt.Sprintf("-port=%d", port), fmt.Sprintf("-rpcport=%d", rpcPort))
+	start := time.Now()
+	waitFor(t, 10*time.Second, "b's DHT to know a", func() bool { return b.net.DHT.Stats().Nodes > 0 })
+	if took := time.Since(start); took > 3500*time.Millisecond {
+		t.Errorf("b joined %v after a came up", took)
+	}
 }

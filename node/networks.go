@@ -165,8 +165,23 @@ func (n *Node) startNetworks() error {
 		go func() {
 			ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 			defer cancel()
-			if err := n.net.DHT.Bootstrap(ctx, boot...); err != nil {
-				n.log.Info("DHT bootstrap", "err", err)
+			// Nodes started together may ping one another before the
+			// other's socket is up: retry soon (0.5 s, 1 s, 2 s, …) rather
+			// than wait for the DHT's own retry.
+			for wait := 500 * time.Millisecond; ; wait *= 2 {
+				err := n.net.DHT.Bootstrap(ctx, boot...)
+				if err == nil || !errors.Is(err, dht.ErrNoNodes) || n.net.DHT.Stats().Nodes > 0 {
+					if err != nil {
+						n.log.Info("DHT bootstrap", "err", err)
+					}
+					return
+				}
+				select {
+				case <-ctx.Done():
+					n.log.Info("DHT bootstrap", "err", err)
+					return
+				case <-time.After(wait):
+				}
 			}
 		}()
 	}
