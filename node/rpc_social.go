@@ -181,12 +181,7 @@ func (n *Node) registerSocialMethods() {
 			if err != nil {
 				return nil, err
 			}
-			out := map[string]int64{}
-			for _, u := range users {
-				list, _ := n.net.Posts.List(u)
-				out[u] = int64(len(list))
-			}
-			return out, nil
+			return n.net.Index.NumPieces(users), nil
 		})
 	n.method("newpostmsg", "newpostmsg <username> <k> <msg> [reply_n] [reply_k]", "Post a new message to swarm", 3, 5,
 		func(ctx context.Context, p rpc.Params) (any, error) {
