@@ -23,12 +23,14 @@ import (
 // user's current key on the chain (from a freshly verified proof). The
 // node joins the user's own swarm (holding and serving the user's posts)
 // and learns the next post number from the posts held and the user's
-// verified "status" item in the DHT. In the background it reads the
-// user's public following list from the DHT and follows the users it
-// names (a list saved by twisterd or another device; FollowSync tells
-// the progress, follow.go); then, if this device published the user's
-// following list before and the public follows differ from it now (a
-// failed put, changes made while logged out), it is published again.
+// verified "status" item in the DHT. The user's follow set becomes the
+// current one (follow.go: sets are per account): the node joins the swarms
+// of the users it holds and leaves those only the previous set needed.
+// In the background it reads the user's public following list from the
+// DHT and follows the users it names (a list saved by twisterd or another
+// device; FollowSync tells the progress); then, if this device published
+// the user's following list before and the public follows differ from it
+// now (a failed put), it is published again.
 func (n *Node) Login(ctx context.Context, s Signer) error {
 	user := s.User()
 	if err := text.ValidUsername(user); err != nil {
@@ -44,7 +46,17 @@ func (n *Node) Login(ctx context.Context, s Signer) error {
 	}
 	n.loadPosts(user)
 	n.mu.Lock()
+	var prevUser string
+	if n.signer != nil {
+		prevUser = n.signer.User()
+	}
+	prev, err := n.useFollowsLocked(user)
+	if err != nil {
+		n.mu.Unlock()
+		return err
+	}
 	n.signer = s
+	n.setFollowsUser(user)
 	n.fs.sync = &FollowSync{User: user, State: FollowSyncLoading}
 	n.nextK, n.lastPublicK = 0, -1
 	n.dms, n.notForMe = map[string]*DMView{}, map[string]bool{}
@@ -66,6 +78,7 @@ func (n *Node) Login(ctx context.Context, s Signer) error {
 	if n.rtc != nil {
 		n.rtc.addRoom(user)
 	}
+	n.switchSwarms(prev, prevUser)
 	n.groupsLogin() // load the user's group chats, join their members' swarms (groups.go)
 	// The user's following list in the DHT is merged into the follow
 	// list; then a list this device failed to publish for the user (or
@@ -90,14 +103,30 @@ func (n *Node) LoginSecret(ctx context.Context, user, secret string) error {
 }
 
 // Logout forgets the signer (its own swarm keeps running until the node
-// closes, unless unfollowed).
+// closes, unless unfollowed) and makes the device's guest follow set the
+// current one, also for the next start: the swarms only the user's set
+// needed are left.
 func (n *Node) Logout() {
 	n.mu.Lock()
+	var prevUser string
+	if n.signer != nil {
+		prevUser = n.signer.User()
+	}
+	prev, err := n.useFollowsLocked("")
+	if err != nil {
+		n.log.Warn("webnode: guest follow set unreadable", "err", err)
+		prev = n.follows
+		n.follows, n.private, n.followsOf, n.fs.unfollowed = nil, map[string]bool{}, "", nil
+	}
 	n.signer = nil
+	n.setFollowsUser("")
 	n.fs.sync = nil
 	n.dms, n.notForMe = map[string]*DMView{}, map[string]bool{}
 	n.mu.Unlock()
 	n.groups.reset() // wipes the group keys from memory (groups.go)
+	if n.isStarted() {
+		n.switchSwarms(prev, prevUser)
+	}
 }
 
 // User returns the logged-in user, or "".
@@ -741,4 +770,11 @@ func (n *Node) Replies(ctx context.Context, user string, k int64) ([]*PostView, 
 	return n.postsFromMulti(ctx, user, resource.Replies(k), func(p *post.Post) bool {
 		return p.Reply != nil && p.Reply.User == user && p.Reply.K == k
 	})
+}
+
+// isStarted says whether the node runs: started and not closed.
+func (n *Node) isStarted() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.started && !n.closed
 }

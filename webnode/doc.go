@@ -13,7 +13,9 @@
 // browser the page's RTCPeerConnections, driven from the worker), so the
 // node fetches, holds and serves those posts.
 // On top it offers what a twister client needs: follow and unfollow
-// (persisted; a public follow is published in the logged-in user's
+// (persisted per account: each user logged in on the device has a follow
+// set of its own, and a guest set serves when nobody is; a public follow
+// is published in the logged-in user's
 // following<n> DHT items as twisterd's web UI does, a private one stays on
 // the device, and at login the user's list saved elsewhere is read from
 // the DHT and merged, follow.go), a merged timeline, posting, replies, retwists, favourites and
@@ -23,6 +25,16 @@
 // conversations, twisterd's group chats (groups.go) and the promoted
 // messages of block coinbases checked against the verified headers
 // (promoted.go).
+// Follow sets: the current set (the logged-in user's) says whose swarms
+// run and whose posts make the timeline; login loads the user's set and
+// logout the guest set, leaving the swarms only the previous set needed. A
+// node started with nobody logged in uses the set of the user logged in
+// last unless that user logged out (a returning visitor's timeline before
+// unlocking), else the guest set (read-only browsing, the widget). The
+// device-wide set of earlier versions (KV record "follows", now the guest
+// set's) becomes, once, the set of the first user logging in after the
+// upgrade (recorded in "follows-migrated"); the guest set then starts
+// empty.
 // Users' keys live encrypted in a keystore.Store: Unlock logs in with a
 // keystore.Session, and Register registers a new name from the browser
 // (name check, proof of work, sendTx through the bridge, confirmation from

@@ -15,40 +15,74 @@ import (
 	"github.com/gotwister/twister/text"
 )
 
-// The follow list belongs to the device (the node's Store): it says whose
-// swarms the node runs. Each followed user is followed publicly (listed in
-// the logged-in user's following<n> DHT items, as twister-html's default
-// follow) or privately (kept on the device only, as twister-html's
-// "private" follow). After a change to the public set the node publishes
-// the logged-in user's following1, following2, … as twisterd's web UI
+// The follow list belongs to an account on the device: each twister user
+// logged in on this node has a follow set of its own (KV record
+// "follows/<user>"), and when nobody is logged in (read-only browsing, the
+// widget) the node uses the device's guest set (KV record "follows").
+// The current set says whose swarms the node runs and whose posts make the
+// timeline; logging in loads the user's set, logging out the guest set
+// (Login, Logout: the swarms only the previous set needed are left).
+// A node started with nobody logged in uses the set of the user logged in
+// last, unless that user logged out (the KV record "follows-user": set at
+// login, cleared at logout), so a returning visitor reads the timeline
+// before unlocking the key; follow changes made then are that user's, and
+// published at the user's next login like a failed publication.
+// Before follow sets were per account there was one set per device, the
+// record "follows": at the first login on a device since (recorded in the
+// KV record "follows-migrated", which holds that user's name) it becomes
+// the set of the user logging in and the guest set starts empty; later
+// logins start from an empty set (plus their following list in the DHT).
+//
+// Each followed user is followed publicly (listed in the logged-in user's
+// following<n> DHT items, as twister-html's default follow) or privately
+// (kept on the device only, as twister-html's "private" follow). After a
+// change to the public set of a logged-in user the node publishes that
+// user's following1, following2, … as twisterd's web UI
 // (twister_following.js: saveFollowingToDht) and the native node do:
 // single items owned and signed by the user, each a list of at most 200
 // names, every page of one save with the same seq, a page with fewer than
 // 200 names (possibly none) ending the list, at most 50 pages. Pages a
 // shorter list no longer uses are overwritten with empty lists, so no
 // reader (twister-html reads on until an empty page, without comparing
-// seqs) sees a stale page.
+// seqs) sees a stale page. The guest set is never published.
 //
 // A user's list may also be saved elsewhere: by twisterd, by another
-// browser, by this device under another login. As twister-html does when
-// it loads a user, the node reads the logged-in user's following list
-// from the DHT at every login (in the background: FollowSync,
-// EventFollowSync) and follows publicly every user it names that the
-// device does not follow (users followed privately here stay private).
-// It merges a list only when its seq is above that of every list this
-// device published or merged for the user, so a list the device has seen
-// never brings back a user unfollowed here since; and it never re-adds a
-// user unfollowed on this device after the last list it saw. Nothing is
-// published for a user before the list in the DHT was read: every
-// publication reads following1 first and merges a newer list, so a put
-// never replaces names saved elsewhere with a shorter list.
+// browser. As twister-html does when it loads a user, the node reads the
+// logged-in user's following list from the DHT at every login (in the
+// background: FollowSync, EventFollowSync) and follows publicly every
+// user it names that the user's set does not hold (users followed
+// privately stay private). It merges a list only when its seq is above
+// that of every list this device published or merged for the user, so a
+// list the device has seen never brings back a user unfollowed here
+// since; and it never re-adds a user unfollowed on this device after the
+// last list it saw. Nothing is published for a user before the list in
+// the DHT was read: every publication reads following1 first and merges
+// a newer list, so a put never replaces names saved elsewhere with a
+// shorter list. A read or publication for a user who logged out (or was
+// replaced by another) meanwhile changes no set and puts nothing.
 
 const (
+	// kvFollows is the guest set's record, and the device's set before
+	// sets were per account (migrated at the first login since).
 	kvFollows = "follows"
+	// kvFollowsMigrated records that the device set was migrated: the
+	// user whose set it became.
+	kvFollowsMigrated = "follows-migrated"
+	// kvFollowsUser is the user whose set a node started with nobody
+	// logged in uses: the last logged in, "" after a logout.
+	kvFollowsUser = "follows-user"
 	// followingPageSize and maxFollowingPages (social.go) are twister-html's
 	// _followsPerPage and _maxFollowingPages.
 	followingPageSize = 200
 )
+
+// followsKey is the KV record of user's follow set; "" is the guest set.
+func followsKey(user string) string {
+	if user == "" {
+		return kvFollows
+	}
+	return "follows/" + user
+}
 
 // followPubKey is where the state of user's published following list is
 // kept: the seq last used, how many pages were written and the names
@@ -103,9 +137,11 @@ type FollowResult struct {
 	// kept on the device either way; the list is published again at the
 	// next change, at login and on the node's periodic retry.
 	PutErrors []string `json:"putErrors,omitempty"`
-	// Unpublished is true when the public list changed but nobody is
-	// logged in to sign it; it is published at the next change made
-	// while logged in.
+	// Unpublished is true when a public follow changed while nobody is
+	// logged in: the change is to the device's guest set, which is never
+	// published, or (on a node started before the user logged in again)
+	// to the last user's set, published at that user's next login if
+	// this device published the user's list before.
 	Unpublished bool `json:"unpublished,omitempty"`
 }
 
@@ -157,6 +193,134 @@ func encodeFollows(users []string, private map[string]bool) []byte {
 	}
 	b, _ := json.Marshal(rec)
 	return b
+}
+
+// readFollowsLocked reads the follow set of user ("": the guest set),
+// migrating the device's set to user at the first login since sets are
+// per account (see the top of this file). n.mu held.
+func (n *Node) readFollowsLocked(user string) (follows []string, private map[string]bool, err error) {
+	b, ok, err := n.store.GetKV(followsKey(user))
+	if err != nil {
+		return nil, nil, fmt.Errorf("webnode: reading follows: %w", err)
+	}
+	if !ok && user != "" {
+		if b, ok, err = n.migrateFollowsLocked(user); err != nil {
+			return nil, nil, err
+		}
+	}
+	private = map[string]bool{}
+	if !ok {
+		return nil, private, nil
+	}
+	if follows, private, err = decodeFollows(b); err != nil {
+		n.log.Warn("webnode: stored follow list unreadable", "user", user, "err", err)
+		return nil, map[string]bool{}, nil
+	}
+	return follows, private, nil
+}
+
+// migrateFollowsLocked makes the device's set (the record of kvFollows)
+// user's, if no user's was made from it yet, and empties the guest set;
+// it returns the record moved (ok false: none). n.mu held.
+func (n *Node) migrateFollowsLocked(user string) (b []byte, ok bool, err error) {
+	if _, done, err := n.store.GetKV(kvFollowsMigrated); err != nil {
+		return nil, false, fmt.Errorf("webnode: reading follows: %w", err)
+	} else if done {
+		return nil, false, nil
+	}
+	b, ok, err = n.store.GetKV(kvFollows)
+	if err != nil {
+		return nil, false, fmt.Errorf("webnode: reading follows: %w", err)
+	}
+	if ok {
+		if err := n.store.PutKV(followsKey(user), b); err != nil {
+			return nil, false, fmt.Errorf("webnode: saving follows: %w", err)
+		}
+	}
+	if err := n.store.PutKV(kvFollowsMigrated, []byte(user)); err != nil {
+		return nil, false, fmt.Errorf("webnode: saving follows: %w", err)
+	}
+	if ok {
+		if err := n.store.PutKV(kvFollows, encodeFollows(nil, nil)); err != nil {
+			n.log.Warn("webnode: emptying the guest follow set", "err", err)
+		}
+		n.log.Info("webnode: the device's follow set is now the user's", "user", user)
+	}
+	return b, ok, nil
+}
+
+// startFollowsUser is whose set a node starting with nobody logged in
+// uses: the user logged in last if that user did not log out, else ""
+// (the guest set).
+func (n *Node) startFollowsUser() string {
+	b, ok, err := n.store.GetKV(kvFollowsUser)
+	if err != nil || !ok || text.ValidUsername(string(b)) != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// setFollowsUser records user as the one whose set a node started with
+// nobody logged in uses ("": the guest set).
+func (n *Node) setFollowsUser(user string) {
+	if err := n.store.PutKV(kvFollowsUser, []byte(user)); err != nil {
+		n.log.Warn("webnode: saving the logged-in user", "err", err)
+	}
+}
+
+// useFollowsLocked makes user's follow set ("": the guest set) the
+// current one and returns the previous one. n.mu held.
+func (n *Node) useFollowsLocked(user string) (prev []string, err error) {
+	follows, private, err := n.readFollowsLocked(user)
+	if err != nil {
+		return nil, err
+	}
+	prev = n.follows
+	n.follows, n.private, n.followsOf = follows, private, user
+	// The unfollows that a merge must not undo were the previous user's.
+	n.fs.unfollowed = nil
+	return prev, nil
+}
+
+// switchSwarms runs the swarms of the current set after a change of user:
+// it joins those not running and leaves those of prev (the previous set)
+// that neither the current set, the logged-in user, a group chat (groups
+// joined for the previous user's groups stay until they are left) nor
+// keep need. The swarm of a user who was logged in keeps running, as
+// before.
+func (n *Node) switchSwarms(prev []string, keep string) {
+	gs := n.groups
+	gs.mu.Lock()
+	groups := maps.Clone(gs.joined)
+	gs.mu.Unlock()
+	need := n.swarmUsers()
+	running := n.sw.Following()
+	for _, u := range prev {
+		if u == keep || groups[u] || slices.Contains(need, u) {
+			continue
+		}
+		n.sw.Unfollow(u)
+		if n.rtc != nil {
+			n.rtc.removeRoom(u)
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
+			defer cancel()
+			if err := n.br.Unserve(ctx, u); err != nil {
+				n.log.Debug("webnode: unserve failed", "user", u, "err", err)
+			}
+		}()
+	}
+	for _, u := range need {
+		if slices.Contains(running, u) {
+			continue
+		}
+		if err := n.joinFollowed(u); err != nil {
+			n.log.Warn("webnode: joining the swarm of a followed user", "user", u, "err", err)
+		}
+	}
 }
 
 // followPub is the publication state of one user's following list.
@@ -294,7 +458,7 @@ func (n *Node) FollowUser(ctx context.Context, user string, public bool) (*Follo
 	} else {
 		private[user] = true
 	}
-	if err := n.store.PutKV(kvFollows, encodeFollows(follows, private)); err != nil {
+	if err := n.store.PutKV(followsKey(n.followsOf), encodeFollows(follows, private)); err != nil {
 		n.mu.Unlock()
 		return nil, fmt.Errorf("webnode: saving follows: %w", err)
 	}
@@ -343,7 +507,7 @@ func (n *Node) UnfollowUser(ctx context.Context, user string) (*FollowResult, er
 	follows := slices.Delete(slices.Clone(n.follows), i, i+1)
 	private := maps.Clone(n.private)
 	delete(private, user)
-	if err := n.store.PutKV(kvFollows, encodeFollows(follows, private)); err != nil {
+	if err := n.store.PutKV(followsKey(n.followsOf), encodeFollows(follows, private)); err != nil {
 		n.mu.Unlock()
 		return nil, fmt.Errorf("webnode: saving follows: %w", err)
 	}
@@ -389,17 +553,26 @@ func (n *Node) afterFollowChange(ctx context.Context, user string, publicChanged
 	return res, nil
 }
 
-// publicFollows returns the publicly followed users, sorted.
-func (n *Node) publicFollows() []string {
+// publicFollows returns the users user follows publicly, sorted; ok is
+// false when the current set is not user's (user logged out meanwhile).
+func (n *Node) publicFollows(user string) (names []string, ok bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.followsOf != user || n.signer == nil || n.signer.User() != user {
+		return nil, false
+	}
 	out := []string{}
 	for _, u := range n.follows {
 		if !n.private[u] {
 			out = append(out, u)
 		}
 	}
-	return out
+	return out, true
+}
+
+// errSwitched says why nothing was published or merged for a user.
+func errSwitched(user string) error {
+	return fmt.Errorf("webnode: %s is no longer logged in", user)
 }
 
 // loadFollowPub returns the publication state of user. fs.pubMu held.
@@ -439,7 +612,11 @@ func (n *Node) publishFollowing(ctx context.Context, s Signer, retryOnly bool) (
 	defer n.fs.pubMu.Unlock()
 	user := s.User()
 	st := n.loadFollowPub(user)
-	if st.checked && !st.needsPublish(n.publicFollows(), retryOnly) {
+	names, ok := n.publicFollows(user)
+	if !ok {
+		return nil, []string{errSwitched(user).Error()}
+	}
+	if st.checked && !st.needsPublish(names, retryOnly) {
 		return nil, nil
 	}
 	// Whatever the device holds, the list in the DHT is read before
@@ -447,7 +624,9 @@ func (n *Node) publishFollowing(ctx context.Context, s Signer, retryOnly bool) (
 	if err := n.mergeFollowingLocked(ctx, s, st, false); err != nil {
 		return nil, []string{err.Error()}
 	}
-	names := n.publicFollows()
+	if names, ok = n.publicFollows(user); !ok {
+		return nil, []string{errSwitched(user).Error()}
+	}
 	if !st.needsPublish(names, retryOnly) {
 		return nil, nil
 	}
@@ -538,6 +717,13 @@ func (n *Node) mergeFollowingLocked(ctx context.Context, s Signer, st *followPub
 	}
 	fs.Listed, fs.Merged = len(fl.names), true
 	n.mu.Lock()
+	if n.signer != s || n.followsOf != user {
+		// Logged out (or another user in) during the read: the list is
+		// not merged into another set, and is read again at the next
+		// login.
+		n.mu.Unlock()
+		return errSwitched(user)
+	}
 	skip := map[string]bool{}
 	for u := range n.fs.unfollowed {
 		skip[u] = true
@@ -561,7 +747,7 @@ func (n *Node) mergeFollowingLocked(ctx context.Context, s Signer, st *followPub
 	slices.Sort(follows)
 	slices.Sort(fs.Added)
 	if len(fs.Added) > 0 {
-		if err := n.store.PutKV(kvFollows, encodeFollows(follows, n.private)); err != nil {
+		if err := n.store.PutKV(followsKey(user), encodeFollows(follows, n.private)); err != nil {
 			n.mu.Unlock()
 			err = fmt.Errorf("webnode: saving follows: %w", err)
 			n.setFollowSync(s, &FollowSync{User: user, State: FollowSyncFailed, Error: err.Error()}, login)
@@ -638,8 +824,7 @@ func (n *Node) syncFollowingAtLogin(ctx context.Context, s Signer) {
 
 // retryFollowing reads the logged-in user's following list if that
 // failed since the login, and publishes the follow list if an earlier
-// publication from this device failed or was left behind by changes made
-// while logged out.
+// publication from this device failed.
 func (n *Node) retryFollowing(ctx context.Context) {
 	s := n.currentSigner()
 	if s == nil {

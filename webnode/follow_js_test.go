@@ -49,3 +49,17 @@ func TestFollowsInIDB(t *testing.T) {
 		t.Fatalf("publication state after reopen: %s %v %v", b, ok, err)
 	}
 }
+
+// The migration of the device's follow set to the first user logging in,
+// over IndexedDB.
+func TestFollowsMigrationIDB(t *testing.T) {
+	ctx := context.Background()
+	const name = "webnode-follows-migration"
+	s, err := OpenIDBStore(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer DeleteIDB(ctx, name)
+	defer s.Close()
+	testFollowsMigration(t, s)
+}

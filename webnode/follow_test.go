@@ -214,10 +214,15 @@ func TestFollowingPublished(t *testing.T) {
 	}
 	wantPages(t, tn, "alice", []string{"bob", "carol"}, []string{"dave", "erin"}, []string{"frank"})
 	d.wantPage("alice", 3, []string{"frank"})
-	// Changes made while logged out are published at the next login, and
+	// Changes made on a node restarted before alice logs in again (her
+	// set, alice not logged out) are published at her next login, and
 	// the pages the shorter list no longer fills are overwritten with
 	// empty ones (twister-html reads on after a non-empty page).
-	w.Logout()
+	w.Close()
+	w, _ = tn.newWebnode(nil, func(c *Config) { c.Store = store })
+	w.fs.pubMu.Lock()
+	w.fs.pageSize = 2
+	w.fs.pubMu.Unlock()
 	for _, u := range []string{"dave", "erin"} {
 		r, err := w.UnfollowUser(ctx, u)
 		wantResult(t, r, err, u, false, false)

@@ -43,8 +43,9 @@ type Node struct {
 	signer      Signer
 	nextK       int64                           // next post number of the signer
 	lastPublicK int64                           // −1: none
-	follows     []string                        // followed users, sorted
+	follows     []string                        // the current set's followed users, sorted
 	private     map[string]bool                 // the followed users followed privately
+	followsOf   string                          // whose set follows is: the logged-in user, "" the guest set
 	fs          followState                     // publication of the following list (follow.go)
 	posts       map[string]map[int64]*post.Post // held, verified posts
 	dms         map[string]*DMView              // decrypted DMs by post id (for the signer)
@@ -162,18 +163,20 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 		n.log.Warn("webnode: header sync failed", "err", err)
 	}
-	var follows []string
-	private := map[string]bool{}
-	if b, ok, err := n.store.GetKV(kvFollows); err != nil {
-		return fmt.Errorf("webnode: reading follows: %w", err)
-	} else if ok {
-		if follows, private, err = decodeFollows(b); err != nil {
-			n.log.Warn("webnode: stored follow list unreadable", "err", err)
-			follows, private = nil, map[string]bool{}
-		}
-	}
+	// The follow set of the user logged in; if nobody is, of the user
+	// logged in last (unless logged out), else the guest set (follow.go).
 	n.mu.Lock()
-	n.follows, n.private = follows, private
+	var user string
+	if n.signer != nil {
+		user = n.signer.User()
+	} else {
+		user = n.startFollowsUser()
+	}
+	if _, err := n.useFollowsLocked(user); err != nil {
+		n.mu.Unlock()
+		return err
+	}
+	follows := slices.Clone(n.follows)
 	n.mu.Unlock()
 	for _, u := range follows {
 		n.loadPosts(u)

@@ -73,12 +73,21 @@ async function startNode() {
   const st = await api.status();
   app.me = st.user || "";
   app.height = st.height;
-  app.following = new Set(st.following || []);
-  const follows = await api.optional("follows").catch(() => null);
-  app.privateFollows = new Set((follows || []).filter((f) => !f.public).map((f) => f.user));
+  await loadFollows(st);
   app.followSync = st.followSync || null;
   for (const b of st.bridges || []) app.bridges.set(b.bridge, b);
   renderNetState();
+}
+
+// loadFollows reads the node's current follow set (the logged-in
+// account's: each account on the device has its own, and a guest set
+// serves when nobody is logged in) after a start, login or logout.
+async function loadFollows(st) {
+  const api = app.api;
+  if (!st) st = await api.status();
+  app.following = new Set(st.following || []);
+  const follows = await api.optional("follows").catch(() => null);
+  app.privateFollows = new Set((follows || []).filter((f) => !f.public).map((f) => f.user));
 }
 
 async function restartNode() {
@@ -754,7 +763,7 @@ function followToast(r, what) {
   if (r && r.putErrors && r.putErrors.length) {
     toast(`${what} Publishing your public following list failed (${r.putErrors.join("; ")}); it is tried again in a minute.`, "warn", 10000);
   } else if (r && r.unpublished) {
-    toast(`${what} Your public following list is published once you make a change while logged in.`, "ok", 5000);
+    toast(`${what} Nobody is logged in: kept on this device, not published in a following list.`, "ok", 5000);
   } else {
     toast(what, "ok", 3000);
   }
@@ -805,7 +814,7 @@ async function viewLogin() {
     prog.replaceChildren(h("span.spinner"), " Unlocking your key and checking it against the block chain…");
     try {
       await busy(btn, () => app.api.unlock(sel.value, pass.value), err);
-      loggedIn(sel.value);
+      await loggedIn(sel.value);
     } catch {
       pass.select();
     } finally {
@@ -816,9 +825,10 @@ async function viewLogin() {
   setTimeout(() => pass.focus(), 0);
 }
 
-function loggedIn(user) {
+async function loggedIn(user) {
   app.me = user;
   settings.set({ lastUser: user });
+  await loadFollows().catch(() => {});
   app.following.add(user);
   renderChrome();
   toast(`Logged in as @${user}.`, "ok", 3000);
@@ -872,7 +882,7 @@ async function viewImport() {
         if (app.api.workerKeys) await app.api.unlock(u, pf.p1.value);
       }, err);
       secret.value = "";
-      loggedIn(u);
+      await loggedIn(u);
     } catch { /* shown in err */ } finally {
       prog.textContent = "";
     }
@@ -979,7 +989,7 @@ async function registerStep(user, passphrase) {
     cancel.remove();
     txt.textContent = "Registered. Logging in…";
     await app.api.unlock(user, passphrase);
-    loggedIn(user);
+    await loggedIn(user);
     location.hash = "#/edit-profile";
   } catch (e) {
     err.textContent = explain(e);
@@ -1036,6 +1046,7 @@ async function viewAccount() {
       h("button", { type: "button", onclick: async (e) => {
         await busy(e.target, () => app.api.lock()).catch(() => {});
         app.me = "";
+        await loadFollows().catch(() => {});
         renderChrome();
         toast("Logged out. Your key stays encrypted on this device.", "ok");
         location.hash = "#/login";
@@ -1049,6 +1060,7 @@ async function viewAccount() {
         if (!confirm(`Remove the key of @${me} from this device? Without a backup the account is lost.`)) return;
         await busy(e.target, async () => { await app.api.deleteAccount(me); await app.api.lock(); }).catch(() => {});
         app.me = "";
+        await loadFollows().catch(() => {});
         renderChrome();
         location.hash = "#/welcome";
       } }, "Remove my key from this device")));

@@ -123,7 +123,11 @@ export class Twister {
   /** Stops following user (a public follow's removal is published): FollowResult. */
   unfollow(user) { return this._call("unfollow", { user }); }
   following() { return this._call("following"); }
-  /** The follow list with each entry's visibility: [{user, public}], sorted. */
+  /**
+   * The follow list with each entry's visibility: [{user, public}], sorted.
+   * Follow lists are per account: login() loads the user's, logout() the
+   * device's guest list (also used by a node started after a logout).
+   */
   follows() { return this._call("follows"); }
   /**
    * The merge of the logged-in user's public following list from the DHT
