@@ -653,10 +653,13 @@ func TestBrowserAccounts(t *testing.T) {
 	if h := a.str(`tw.status().then((s) => s.height)`); h != height {
 		t.Fatalf("offline returning visitor at height %s, was %s", h, height)
 	}
+	// Follow lists are per account and dave logged in last: carol, who
+	// follows alice, unlocks from the store alone, and her timeline is
+	// read from it.
+	a.json(`page.unlock("carol", "carol's passphrase")`, nil)
 	if n := a.str(`tw.timeline().then((ps) => ps.filter((p) => p.user === "alice" && p.verified).length)`); n != "5" {
 		t.Fatalf("offline timeline has %s of alice's posts", n)
 	}
-	a.json(`page.unlock("carol", "carol's passphrase")`, nil)
 	// The same profile (wasm cached alike) with an empty store, offline:
 	// the cost of the worker and the node without anything to load.
 	var freshStarts []float64
