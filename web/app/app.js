@@ -577,8 +577,10 @@ async function viewHome() {
   const more = async () => {
     if (loadingMore || done) return;
     loadingMore = true;
+    let loaded = false;
     try {
       const posts = await app.api.timeline({ count: 20, maxId: lastId || undefined });
+      loaded = true;
       if (posts.length) lastId = posts[posts.length - 1].id;
       add(posts);
       if (posts.length < 20) {
@@ -594,6 +596,7 @@ async function viewHome() {
     } finally {
       loadingMore = false;
     }
+    if (loaded && !done) fillOn(sentinel, more);
   };
   app.newPosts = [];
   notice.hidden = true;
@@ -613,6 +616,18 @@ async function viewHome() {
   io.observe(sentinel);
   onLeave(() => io.disconnect());
   await more();
+}
+
+/**
+ * Loads the next page at once when the list's end is still within reach
+ * after a page came in: the IntersectionObserver only reports changes, so
+ * a sentinel that stays visible (a short page, a tall window, an
+ * intersection reported while a page was loading) would never ask again.
+ */
+function fillOn(sentinel, more) {
+  setTimeout(() => {
+    if (sentinel.isConnected && sentinel.getBoundingClientRect().top < innerHeight + 600) more();
+  }, 0);
 }
 
 /**
@@ -1183,8 +1198,10 @@ async function viewUser(user) {
   const more = async () => {
     if (busyLoad || done) return;
     busyLoad = true;
+    let loaded = false;
     try {
       const posts = await app.api.timeline({ users: [user], count: 20, maxId: lastId || undefined });
+      loaded = true;
       if (posts.length) lastId = posts[posts.length - 1].id;
       for (const p of posts) if (!mutes.hides(p)) list.append(postCard(p));
       if (posts.length < 20) {
@@ -1203,6 +1220,7 @@ async function viewUser(user) {
     } finally {
       busyLoad = false;
     }
+    if (loaded && !done) fillOn(sentinel, more);
   };
   const io = new IntersectionObserver((en) => { if (en.some((x) => x.isIntersecting)) more(); }, { rootMargin: "600px" });
   io.observe(sentinel);
