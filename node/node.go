@@ -147,6 +147,7 @@ func New(cfg *Config, logOut io.Writer) (*Node, error) {
 	n.registerChainMethods()
 	n.registerWalletMethods()
 	n.registerWalletFileMethods()
+	n.registerWalletTxMethods()
 	n.registerSocialMethods()
 	ok = true
 	return n, nil

@@ -187,3 +187,62 @@ func decodeDumpString(s string) string {
 	}
 	return b.String()
 }
+
+// registerWalletTxMethods adds Bitcoin's wallet-transaction listings as
+// twisterd has them: its wallet holds keys, never a transaction (IsMine
+// and IsFromMe are always false), so the lists are empty and no txid is a
+// wallet transaction; parameters are checked as twisterd checks them.
+func (n *Node) registerWalletTxMethods() {
+	n.method("listtransactions", "listtransactions [account] [count=10] [from=0]", "Returns up to [count] most recent transactions skipping the first [from] transactions for account [account].", 0, 3,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			if _, err := p.StringOr(0, "*"); err != nil {
+				return nil, err
+			}
+			count, err := p.IntOr(1, 10)
+			if err != nil {
+				return nil, err
+			}
+			from, err := p.IntOr(2, 0)
+			if err != nil {
+				return nil, err
+			}
+			if count < 0 {
+				return nil, rpc.Errorf(rpc.CodeInvalidParam, "Negative count")
+			}
+			if from < 0 {
+				return nil, rpc.Errorf(rpc.CodeInvalidParam, "Negative from")
+			}
+			return []any{}, nil
+		})
+	n.method("listsinceblock", "listsinceblock [blockhash] [target-confirmations]", "Get all transactions in blocks since block [blockhash], or all transactions if omitted", 0, 2,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			if _, err := p.StringOr(0, ""); err != nil {
+				return nil, err
+			}
+			target, err := p.IntOr(1, 1)
+			if err != nil {
+				return nil, err
+			}
+			if target < 1 {
+				return nil, rpc.Errorf(rpc.CodeInvalidParam, "Invalid parameter")
+			}
+			tip := n.Chain.Tip()
+			last := tip.Hash.String()
+			if target > 1 {
+				last = strings.Repeat("0", 64)
+				if h := tip.Height + 1 - target; h >= 0 {
+					if hdr, err := n.Chain.HeaderByHeight(h); err == nil {
+						last = hdr.Hash().String()
+					}
+				}
+			}
+			return map[string]any{"transactions": []any{}, "lastblock": last}, nil
+		})
+	n.method("gettransaction", "gettransaction <txid>", "Get detailed information about in-wallet transaction <txid>", 1, 1,
+		func(ctx context.Context, p rpc.Params) (any, error) {
+			if _, err := p.String(0); err != nil {
+				return nil, err
+			}
+			return nil, rpc.Errorf(rpc.CodeInvalidKey, "Invalid or non-wallet transaction id")
+		})
+}

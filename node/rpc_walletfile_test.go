@@ -65,3 +65,31 @@ func TestDumpStringEscapes(t *testing.T) {
 		t.Errorf("decode %q", got)
 	}
 }
+
+// TestWalletTxListings: twisterd's wallet never holds a transaction, so
+// its listings are empty and no txid is found; parameters are checked the
+// same way.
+func TestWalletTxListings(t *testing.T) {
+	n := startNode(t, "127.0.7.15")
+	mineBlocks(t, n, 3)
+	if got := string(n.must("listtransactions")); got != "[]" {
+		t.Errorf("listtransactions %s", got)
+	}
+	n.must("listtransactions", "*", 5, 1)
+	n.mustErr(-8, "listtransactions", "*", -1)
+	n.mustErr(-8, "listtransactions", "*", 1, -1)
+	best := decode[string](t, n.must("getbestblockhash"))
+	since := decode[map[string]any](t, n.must("listsinceblock"))
+	if since["lastblock"] != best || len(since["transactions"].([]any)) != 0 {
+		t.Errorf("listsinceblock %v, best %s", since, best)
+	}
+	h2 := decode[string](t, n.must("getblockhash", 2))
+	if got := decode[map[string]any](t, n.must("listsinceblock", best, 2))["lastblock"]; got != h2 {
+		t.Errorf("listsinceblock with 2 confirmations: lastblock %v, want %s", got, h2)
+	}
+	if got := decode[map[string]any](t, n.must("listsinceblock", "", 99))["lastblock"]; got != strings.Repeat("0", 64) {
+		t.Errorf("listsinceblock beyond genesis: %v", got)
+	}
+	n.mustErr(-8, "listsinceblock", "", 0)
+	n.mustErr(-5, "gettransaction", best)
+}
