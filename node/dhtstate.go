@@ -71,19 +71,16 @@ func (n *Node) saveDHTState() error {
 	return nil
 }
 
-// saveDHTStateLoop saves the state every stateSaveInterval until the node
-// stops.
-func (n *Node) saveDHTStateLoop() {
-	t := time.NewTicker(stateSaveInterval)
+// every runs fn every d until the node stops.
+func (n *Node) every(d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
-			if err := n.saveDHTState(); err != nil {
-				n.log.Warn("DHT state", "err", err)
-			}
+			fn()
 		}
 	}
 }

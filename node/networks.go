@@ -129,7 +129,11 @@ func (n *Node) startNetworks() error {
 	if err := n.net.DHT.Start(); err != nil {
 		return err
 	}
-	go n.saveDHTStateLoop()
+	go n.every(stateSaveInterval, func() {
+		if err := n.saveDHTState(); err != nil {
+			n.log.Warn("DHT state", "err", err)
+		}
+	})
 	if err := n.net.Swarm.Start(); err != nil {
 		return err
 	}
@@ -149,18 +153,7 @@ func (n *Node) startNetworks() error {
 			boot = append(boot, ap)
 		}
 	}
-	go func() {
-		t := time.NewTicker(2 * time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				n.fetchMentions(n.ctx)
-			}
-		}
-	}()
+	go n.every(2*time.Minute, func() { n.fetchMentions(n.ctx) })
 	if len(boot) > 0 {
 		go func() {
 			ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
